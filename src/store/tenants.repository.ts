@@ -1,0 +1,44 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, TenantsTable, ApiKeysTable } from './schema.js';
+
+export type TenantRow = Selectable<TenantsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+
+/** Tenants and their API keys (stored only as hashes). */
+export class TenantsRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(tenant: TenantRow, key: ApiKeyRow): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.insertInto('tenants').values(tenant).execute();
+      await tx.insertInto('api_keys').values(key).execute();
+    });
+  }
+
+  async get(id: string): Promise<TenantRow | undefined> {
+    return this.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async list(): Promise<TenantRow[]> {
+    return this.db.selectFrom('tenants').selectAll().orderBy('id').execute();
+  }
+
+  async update(id: string, patch: Partial<Pick<TenantRow, 'name' | 'company_email' | 'from_name'>>, now: string): Promise<TenantRow | undefined> {
+    await this.db.updateTable('tenants').set({ ...patch, updated_at: now }).where('id', '=', id).execute();
+    return this.get(id);
+  }
+
+  /** The tenant a key hash belongs to, touching last_used_at at most once a minute. */
+  async findByKeyHash(hash: string, now: string): Promise<TenantRow | undefined> {
+    const key = await this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', hash).executeTakeFirst();
+    if (!key) return undefined;
+    if (!key.last_used_at || Date.parse(now) - Date.parse(key.last_used_at) > 60_000) {
+      await this.db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', key.id).execute();
+    }
+    return this.get(key.tenant_id);
+  }
+
+  async addKey(key: ApiKeyRow): Promise<void> {
+    await this.db.insertInto('api_keys').values(key).execute();
+  }
+}
