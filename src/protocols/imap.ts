@@ -1,0 +1,99 @@
+/**
+ * IMAP check: connect, greeting, STARTTLS (when chosen), LOGIN/AUTHENTICATE, LOGOUT — imapflow
+ * in `verifyOnly` mode against the guarded address, the user's host name used for SNI and the
+ * certificate check. When IMAP is refused or silent, POP3 ports of the same host are probed, so
+ * a POP-only server is reported as POP_ONLY rather than a closed port.
+ *
+ * @example
+ *   const result = await checkImap({ host: 'imap.example.com', port: 993, security: 'tls' },
+ *     { user: 'me@example.com', password }, { guard });
+ */
+import { ImapFlow, type ImapFlowOptions } from 'imapflow';
+import type { CheckResult, Credentials, Endpoint } from '../core/types.js';
+import { probeSignal } from './classify.js';
+import { runCheck, type CheckContext, type CheckRun } from './context.js';
+import { NOT_TLS_CODES, codesOf, diagnoseNonTlsPort, diagnoseSilentPort, findPop3, watchForImplicitTls } from './diagnose.js';
+import { greetingKind, serverName, tlsOptions } from './tls.js';
+
+export const DEFAULT_POP_PROBE_PORTS = [995, 110];
+
+type LogEntry = { src?: string; msg?: unknown; [k: string]: unknown };
+
+export function checkImap(ep: Endpoint, cred: Credentials, ctx: CheckContext): Promise<CheckResult> {
+  return runCheck('imap', ep, cred, ctx, async (run) => {
+    const { resolved, deadline } = run;
+    // library timeouts end a little before the budget, so their (more specific) error wins
+    const remaining = Math.max(1, Math.floor(deadline.remaining()) - 100);
+    let firstLine: string | undefined;
+    let foreign: string | undefined;
+    let client: ImapFlow | undefined;
+
+    // imapflow logs every server line with src "s": the first one tells what kind of server
+    // this is, so an SMTP or POP3 server on the IMAP port is reported at once instead of after
+    // the greeting timeout. Raw protocol lines are not forwarded to our logs.
+    const observe = (entry: LogEntry): void => {
+      if (!entry || typeof entry !== 'object') return;
+      if (entry.src === 's' || entry.src === 'c') {
+        if (entry.src === 's' && firstLine === undefined && typeof entry.msg === 'string') {
+          firstLine = entry.msg.slice(0, 200);
+          if (greetingKind(firstLine) !== 'imap') {
+            foreign = firstLine;
+            setImmediate(() => client?.close());
+          }
+        }
+        return;
+      }
+      const code = (entry.err as { code?: string } | undefined)?.code;
+      if (typeof entry.msg === 'string' || code) run.log.debug({ imap: { msg: entry.msg, code } }, 'imapflow');
+    };
+    const logger = { trace: observe, debug: observe, info: observe, warn: observe, error: observe, fatal: observe };
+
+    const options: ImapFlowOptions = {
+      host: resolved.address,
+      port: ep.port,
+      secure: ep.security === 'tls',
+      servername: serverName(resolved.host),
+      tls: tlsOptions(resolved.host),
+      auth: cred.accessToken ? { user: cred.user, accessToken: cred.accessToken } : { user: cred.user, pass: cred.password ?? '' },
+      logger: logger as unknown as ImapFlowOptions['logger'],
+      verifyOnly: true,
+      connectionTimeout: remaining,
+      greetingTimeout: deadline.greetingMs(),
+      socketTimeout: remaining,
+      disableAutoIdle: true,
+    };
+    if (ep.security !== 'tls') options.doSTARTTLS = ep.security === 'starttls';
+    client = new ImapFlow(options);
+    // CROSSCHECK.md: without a listener a late socket error is unhandled and kills the process
+    client.on('error', (err: Error) => run.log.debug({ imap: { error: (err as NodeJS.ErrnoException).code ?? err.name } }, 'imap client error'));
+    run.onAbort(() => client?.close());
+    const watchdog = watchForImplicitTls(run, ep, 'imap', () => firstLine !== undefined);
+    try {
+      await Promise.race([client.connect(), watchdog.promise]);
+      if (!client.authenticated) throw Object.assign(new Error('not authenticated'), { authenticationFailed: true });
+      return firstLine && greetingKind(firstLine) === 'imap' ? { response: firstLine } : {};
+    } catch (err) {
+      if (foreign !== undefined) throw probeSignal('MP_UNEXPECTED_GREETING', { greeting: foreign, original: err });
+      throw await diagnose(run, ep, err, ctx, firstLine);
+    } finally {
+      watchdog.stop();
+      client.close();
+    }
+  });
+}
+
+async function diagnose(run: CheckRun, ep: Endpoint, err: unknown, ctx: CheckContext, firstLine: string | undefined): Promise<unknown> {
+  const codes = codesOf(err);
+  let found = err;
+  if (ep.security !== 'tls' && codes.includes('GREETING_TIMEOUT') && firstLine === undefined) {
+    found = await diagnoseSilentPort(run, ep, err);
+  } else if (ep.security === 'tls' && codes.some((c) => NOT_TLS_CODES.has(c))) {
+    found = await diagnoseNonTlsPort(run, ep, 'imap', err);
+  }
+  // nothing speaking IMAP here (refused, or silent and not TLS either): is it a POP3-only host?
+  const after = codesOf(found);
+  if (after.includes('ECONNREFUSED') || after.includes('CONNECT_TIMEOUT') || (after.includes('GREETING_TIMEOUT') && firstLine === undefined)) {
+    return findPop3(run, ctx.popProbePorts ?? DEFAULT_POP_PROBE_PORTS, found);
+  }
+  return found;
+}

@@ -1,0 +1,83 @@
+/**
+ * SMTP check: connect, greeting, EHLO, STARTTLS (when chosen), AUTH — nodemailer's
+ * `transport.verify()` against the guarded address, the user's host name used for SNI and the
+ * certificate check.
+ *
+ * @example
+ *   const result = await checkSmtp({ host: 'smtp.example.com', port: 587, security: 'starttls' },
+ *     { user: 'me@example.com', password }, { guard });
+ *   if (!result.ok) console.log(result.code, result.message, result.hint);
+ */
+import nodemailer from 'nodemailer';
+import type { CheckResult, Credentials, Endpoint } from '../core/types.js';
+import { runCheck, type CheckContext, type CheckRun } from './context.js';
+import { NOT_TLS_CODES, codesOf, diagnoseNonTlsPort, diagnoseSilentPort, watchForImplicitTls } from './diagnose.js';
+import { tlsOptions } from './tls.js';
+
+type SmtpAuth = { user: string; pass: string } | { type: 'OAuth2'; user: string; accessToken: string };
+
+function smtpAuth(cred: Credentials): SmtpAuth | undefined {
+  if (cred.accessToken) return { type: 'OAuth2', user: cred.user, accessToken: cred.accessToken };
+  if (cred.password !== undefined) return { user: cred.user, pass: cred.password };
+  return undefined;
+}
+
+export function checkSmtp(ep: Endpoint, cred: Credentials, ctx: CheckContext): Promise<CheckResult> {
+  return runCheck('smtp', ep, cred, ctx, async (run) => {
+    const { resolved, deadline } = run;
+    const auth = smtpAuth(cred);
+    // library timeouts end a little before the budget, so their (more specific) error wins
+    const remaining = Math.max(1, Math.floor(deadline.remaining()) - 100);
+    let greeted = false;
+    // only to notice the first server line (for the TLS watchdog); nothing is forwarded, and
+    // nodemailer hides credentials in its transaction log anyway
+    const watcher = {
+      debug: (entry: { tnx?: string }) => {
+        if (entry && entry.tnx === 'server') greeted = true;
+      },
+    };
+    const transport = nodemailer.createTransport({
+      // the guarded address; nodemailer does no DNS lookup for an IP literal
+      host: resolved.address,
+      port: ep.port,
+      secure: ep.security === 'tls',
+      requireTLS: ep.security === 'starttls',
+      ignoreTLS: ep.security === 'none',
+      tls: tlsOptions(resolved.host),
+      name: ctx.clientName,
+      auth,
+      // without it verify() skips AUTH when the server does not advertise it, and would pass
+      forceAuth: auth !== undefined,
+      connectionTimeout: remaining,
+      greetingTimeout: deadline.greetingMs(),
+      socketTimeout: remaining,
+      dnsTimeout: remaining,
+      logger: watcher as never,
+      transactionLog: true,
+      debug: false,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+    });
+    // an OAuth2 helper may emit 'error' on the transport; without a listener it would crash the process
+    transport.on('error', (err: Error) => run.log.debug({ err: { name: err.name, code: (err as NodeJS.ErrnoException).code } }, 'smtp transport error'));
+    run.onAbort(() => transport.close());
+    const watchdog = watchForImplicitTls(run, ep, 'smtp', () => greeted);
+    try {
+      await Promise.race([transport.verify(), watchdog.promise]);
+      return {};
+    } catch (err) {
+      throw await diagnose(run, ep, err);
+    } finally {
+      watchdog.stop();
+      transport.close();
+    }
+  });
+}
+
+/** Second look at ambiguous failures: a silent port, or a TLS handshake that met plain text. */
+async function diagnose(run: CheckRun, ep: Endpoint, err: unknown): Promise<unknown> {
+  const codes = codesOf(err);
+  if (ep.security !== 'tls' && codes.includes('GREETING_TIMEOUT')) return diagnoseSilentPort(run, ep, err);
+  if (ep.security === 'tls' && codes.some((c) => NOT_TLS_CODES.has(c))) return diagnoseNonTlsPort(run, ep, 'smtp', err);
+  return err;
+}
