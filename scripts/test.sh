@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# THE test command (`npm test`): system packages, node_modules, typecheck, mail test peers, all tests.
+#
+#   usage: scripts/test.sh [FILE|DIR ...] [--node-test-flag ...]
+#     no arguments      every src/**/*.test.ts and test/**/*.test.ts (this is what CI runs)
+#     FILE / DIR        only these test files (directories are searched for *.test.ts) - for developers
+#     --flag            passed on to `node --test`, e.g. --test-name-pattern=IMAP
+#   env: PEER_ROOT, PEER_*_PORT (see test/peers/peers.sh); MAILPORT_SKIP_TYPECHECK=1 (local use only)
+#
+# Exit code: the test runner's. Logs of the peers end up in test-artifacts/ (gitignored) after every run.
+set -euo pipefail
+
+# Debian packages the tests need; add more here (e.g. chromium, isync) when a test needs them.
+# dovecot-auth-lua: the peers' passdb/userdb reads the passwd-file per lookup (see test/peers/passwd-file.lua.tmpl)
+DEBS="dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-auth-lua openssl"
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$(pwd)
+ARTIFACTS=$REPO/test-artifacts
+export PEER_ROOT=${PEER_ROOT:-$REPO/.peers}
+PEERS="bash $REPO/test/peers/peers.sh"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "1/6 system packages"
+bash scripts/ensure-debs.sh $DEBS
+
+step "2/6 node_modules"
+if [ -d node_modules ]; then echo "node_modules present"; else npm install; fi
+
+step "3/6 typecheck (tsc --noEmit)"
+if [ "${MAILPORT_SKIP_TYPECHECK:-0}" = 1 ] && [ -z "${CI:-}" ]; then
+  echo "skipped (MAILPORT_SKIP_TYPECHECK=1)"
+else
+  npx tsc -p tsconfig.json --noEmit || { echo "typecheck failed: fix the type errors above" >&2; exit 1; }
+  echo "ok"
+fi
+
+# ---- which test files ----
+files=() node_flags=()
+for a in "$@"; do
+  case $a in
+    --*) node_flags+=("$a") ;;
+    *)
+      if [ -d "$a" ]; then mapfile -t -O "${#files[@]}" files < <(find "$a" -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+      elif [ -f "$a" ]; then files+=("$a")
+      else echo "no such test file or directory: $a" >&2; exit 2; fi ;;
+  esac
+done
+if [ $# -eq 0 ] || { [ ${#files[@]} -eq 0 ] && [ ${#node_flags[@]} -eq $# ]; }; then
+  dirs=(); for d in src test; do [ -d "$d" ] && dirs+=("$d"); done
+  mapfile -t files < <(find "${dirs[@]}" -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+fi
+[ ${#files[@]} -gt 0 ] || { echo "no test files found" >&2; exit 1; }
+
+step "4/6 mail test peers ($PEER_ROOT)"
+rm -rf "$ARTIFACTS"
+mkdir -p "$ARTIFACTS"
+started=0
+# stop the peers we started (not a developer's) and keep their logs; runs once, also on early exit
+finish() {
+  set +e
+  [ -s "$PEER_ROOT/peers.json" ] && cp "$PEER_ROOT/peers.json" "$ARTIFACTS/"
+  if [ "$started" = 1 ]; then $PEERS stop; started=0; fi
+  for f in "$PEER_ROOT"/dovecot/log/*.log "$PEER_ROOT"/log/*.log; do [ -s "$f" ] && cp "$f" "$ARTIFACTS/"; done
+  set -e
+}
+cleanup() { local rc=$?; finish; exit "$rc"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM   # make Ctrl-C go through cleanup (the peers run in their own session)
+if $PEERS status >/dev/null 2>&1; then
+  echo "reusing the peers already running under $PEER_ROOT (they stay up; stop them with: npm run peers stop)"
+else
+  $PEERS stop >/dev/null   # leftovers of a half-started earlier run, if any
+  started=1
+  $PEERS start
+fi
+
+step "5/6 environment"
+export MAILPORT_TEST_PEERS=$PEER_ROOT/peers.json
+export NODE_EXTRA_CA_CERTS=$PEER_ROOT/tls/ca.crt
+export MAILPORT_ALLOW_PRIVATE_HOSTS=127.0.0.0/8,::1/128
+export MAILPORT_TEST_PG_URL=${MAILPORT_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+for v in MAILPORT_TEST_PEERS NODE_EXTRA_CA_CERTS MAILPORT_ALLOW_PRIVATE_HOSTS MAILPORT_TEST_PG_URL; do echo "$v=${!v}"; done
+
+step "6/6 tests (${#files[@]} files)"
+runner_flags=()
+# both exist on Node 20.20 (checked); probed so an older Node 20 still runs the suite
+for f in --test-concurrency=2 --test-timeout=120000; do
+  if node "$f" -e 0 >/dev/null 2>&1; then runner_flags+=("$f"); else echo "(this node does not support $f; running without it)"; fi
+done
+TAP=$ARTIFACTS/test-results.tap
+set +e
+# spec reporter for people, TAP into a file for the summary below (and for CI tooling)
+node --import tsx --test "${runner_flags[@]}" \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$TAP" \
+  "${node_flags[@]}" "${files[@]}"
+rc=$?
+set -e
+finish   # before the summary, so the runner's summary lines are the last thing printed
+trap - EXIT
+
+printf '\n==> summary (node test runner, %s files; full TAP in %s)\n' "${#files[@]}" "${TAP#"$REPO"/}"
+grep -E '^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ' "$TAP" | tail -n 8 \
+  || echo "(no summary: the test runner stopped early, exit code $rc)"
+exit $rc
