@@ -65,9 +65,65 @@ export interface AccountsTable {
   updated_at: string;
 }
 
+export interface WebhooksTable {
+  id: string;
+  tenant_id: string;
+  url: string;
+  /** JSON array of event types, or ["*"] */
+  events: string;
+  /** sealed by SecretBox (associated data `webhook:<id>:secret`); shown once at creation */
+  secret_enc: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookEventsTable {
+  id: string;
+  tenant_id: string;
+  type: string;
+  /** the exact JSON body that is signed and sent: {id, type, createdAt, tenantId, data} */
+  payload: string;
+  created_at: string;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  event_id: string;
+  /** pending | delivering | delivered | failed */
+  status: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_status_code: number | null;
+  /** JSON {code, message} of the last failed attempt */
+  last_error: string | null;
+  /** the start of the receiver's last answer (at most 500 characters) */
+  response: string | null;
+  created_at: string;
+  /** while delivering: when it was claimed (a stale claim is taken back after the visibility timeout) */
+  updated_at: string;
+  delivered_at: string | null;
+}
+
+export interface WebhookAttemptsTable {
+  id: string;
+  delivery_id: string;
+  number: number;
+  at: string;
+  duration_ms: number;
+  status_code: number | null;
+  /** JSON {code, message}, null when the receiver answered 2xx */
+  error: string | null;
+  response: string | null;
+}
+
 export interface Database {
   settings: SettingsTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   accounts: AccountsTable;
+  webhooks: WebhooksTable;
+  webhook_events: WebhookEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }

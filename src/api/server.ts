@@ -1,0 +1,117 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Type } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+import { MailportError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { AccountsService } from '../accounts/accounts.service.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { TenantsService } from '../tenants/tenants.service.js';
+import type { WebhooksService } from '../events/webhooks.service.js';
+import { authenticate, TENANT_HEADER } from './auth.js';
+import { errorHandler } from './errors.js';
+import { accountRoutes } from './routes/accounts.routes.js';
+import { catalogRoutes, type DiscoverFn } from './routes/catalog.routes.js';
+import { tenantRoutes } from './routes/tenants.routes.js';
+import { webhookRoutes } from './routes/webhooks.routes.js';
+import { Account, Endpoint, ErrorBody } from './schemas.js';
+
+export interface ServerDeps {
+  logger: Logger;
+  adminTokenHash: string;
+  tenants: TenantsService;
+  accounts: AccountsService;
+  webhooks: WebhooksService;
+  catalog: Catalog;
+  discover: DiscoverFn;
+  /** throws when the service cannot serve (database unreachable, shutting down) */
+  ready: () => Promise<void>;
+  bodyLimit: number;
+  version: string;
+}
+
+/**
+ * The HTTP API of API.md, with its OpenAPI document at /openapi.json and a reader at /docs.
+ *
+ * @example
+ *   const app = await buildServer(deps);
+ *   await app.listen({ port: 3000, host: '127.0.0.1' });
+ */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimit,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : newId('req');
+    },
+    requestIdLogLabel: 'reqId',
+    disableRequestLogging: false,
+    // a JSON body with __proto__ or constructor.prototype is refused, not merged
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // errors the router raises before a route is found (an over-long id) get the API's error body too
+    frameworkErrors: (err, req, reply) => void errorHandler(err, req, reply),
+  });
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Mailport API', version: deps.version, description: 'Self-hosted email integration gateway. Errors are `{error: {code, message, hint?, field?, protocol?}}`; see docs/errors.md for the codes.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: `Admin token, tenant API key, or connect-session token. The admin token acts for a tenant with the "${TENANT_HEADER}" header.` } } },
+      security: [{ bearer: [] }],
+      tags: [
+        { name: 'tenants', description: 'Tenants (admin) and their own settings' },
+        { name: 'catalog', description: 'Provider presets and discovery' },
+        { name: 'accounts', description: 'Connected email providers' },
+        { name: 'webhooks', description: 'Signed event notifications to your URLs, and their delivery log' },
+        { name: 'operations', description: 'Health, readiness, documents' },
+      ],
+    },
+  });
+  app.addSchema(Endpoint);
+  app.addSchema(ErrorBody);
+  app.addSchema(Account);
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' }, staticCSP: true });
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    const err = new MailportError('NOT_FOUND', { message: `No route ${req.method} ${req.url.split('?')[0]}.` });
+    return reply.status(404).send(err.toBody());
+  });
+
+  // every route declares its access level; the default is the strictest
+  app.addHook('onRequest', async (req) => {
+    const access = req.routeOptions.config?.access ?? (req.routeOptions.url?.startsWith('/docs') ? 'public' : 'admin');
+    await authenticate(req, access, { adminTokenHash: deps.adminTokenHash, tenants: deps.tenants });
+  });
+
+  app.get('/healthz', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', {
+    config: { access: 'public' },
+    schema: { tags: ['operations'], summary: 'Ready to serve (database reachable, not shutting down)', response: { 200: Type.Object({ status: Type.String() }), 503: ErrorBody } },
+  }, async (req, reply) => {
+    try {
+      await deps.ready();
+      return { status: 'ready' };
+    } catch (err) {
+      req.log.warn({ err }, 'not ready');
+      return reply.status(503).send(new MailportError('UNAVAILABLE').toBody());
+    }
+  });
+  app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
+
+  tenantRoutes(app, deps.tenants);
+  catalogRoutes(app, deps.catalog, deps.discover);
+  accountRoutes(app, deps.accounts);
+  webhookRoutes(app, deps.webhooks);
+
+  return app;
+}

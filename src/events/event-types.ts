@@ -1,0 +1,25 @@
+/**
+ * The event types of API.md's Webhooks section. A subscription lists the types it wants, or
+ * `*` for every type (including types added later).
+ *
+ * @example
+ *   isEventType('account.error') // true
+ */
+export const EVENT_TYPES = [
+  'account.active',
+  'account.error',
+  'message.received',
+  'message.sent',
+  'message.deferred',
+  'message.failed',
+  'campaign.item.queued',
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** What a subscription may list: a type, or `*` for all. */
+export const ALL_EVENTS = '*';
+
+export function isEventType(value: string): value is EventType {
+  return (EVENT_TYPES as readonly string[]).includes(value);
+}
