@@ -10,8 +10,8 @@ import { SecretBox, hashToken } from './secrets/secret-box.js';
 import { migrateToLatest, openStore, ping, repositories, type Repositories, type Store } from './store/index.js';
 import { Catalog, type Preset } from './catalog/catalog.js';
 import { discover, defaultDiscoveryDeps, type DiscoveryDeps } from './catalog/discover.js';
-import { providerFacts, verifyEndpoints, type CheckContext } from './protocols/verify.js';
-import { AccountsService, type Verifier } from './accounts/accounts.service.js';
+import { providerFacts, sendTestMessage, verifyEndpoints, type CheckContext } from './protocols/verify.js';
+import { AccountsService, type TestSender, type Verifier } from './accounts/accounts.service.js';
 import { TenantsService } from './tenants/tenants.service.js';
 import { WebhooksService } from './events/webhooks.service.js';
 import { WebhookDispatcher, type DispatcherOptions } from './events/dispatcher.js';
@@ -110,12 +110,13 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     provider: providerFacts(preset),
   });
   const verifier: Verifier = (target, cred, preset) => verifyEndpoints(target, cred, checkContext(preset));
+  const testSender: TestSender = (smtp, cred, message, preset) => sendTestMessage(smtp, cred, message, checkContext(preset));
   const discoveryDeps: DiscoveryDeps = { ...defaultDiscoveryDeps(catalog, { guard }), ...options.discoveryDeps };
 
   const tenants = new TenantsService(repos);
   const webhooks = new WebhooksService({ repos, box, guard, logger: logger.child({ module: 'webhooks' }) });
   const dispatcher = new WebhookDispatcher({ repos, box, guard, logger, options: options.dispatcher });
-  const accounts = new AccountsService({ repos, box, catalog, verifier, platformConfigured: config.platformSmtpUrl !== null, events: webhooks });
+  const accounts = new AccountsService({ repos, box, catalog, verifier, testSender, platformConfigured: config.platformSmtpUrl !== null, events: webhooks });
   let closing = false;
   const server = await buildServer({
     logger,

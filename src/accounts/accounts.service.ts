@@ -1,4 +1,4 @@
-import { MailportError, invalid, notFound, type ErrorCode } from '../core/errors.js';
+import { ERRORS, MailportError, invalid, notFound, type ErrorCode } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { AccountType, CheckResult, Credentials, Endpoint, LastError } from '../core/types.js';
 import type { Catalog, Preset } from '../catalog/catalog.js';
@@ -14,6 +14,14 @@ export type Verifier = (
   cred: Credentials,
   provider: Preset | undefined,
 ) => Promise<CheckResult[]>;
+
+/** Sends one message now (protocols/smtp.ts sendTestMessage in production). */
+export type TestSender = (
+  smtp: Endpoint,
+  cred: Credentials,
+  message: { from: { name?: string | null; address: string }; to: string; subject: string; text: string },
+  provider: Preset | undefined,
+) => Promise<{ result: CheckResult; sent?: { messageId: string; accepted: string[]; rejected: string[]; response: string } }>;
 
 export interface EndpointInput {
   host?: string;
@@ -61,6 +69,11 @@ export interface Usage {
 
 /** Codes after which the same credentials must not be tried again without a person (providers lock mailboxes). */
 const AUTH_CODES = new Set(['AUTH_FAILED', 'APP_PASSWORD_REQUIRED', 'OAUTH_REQUIRED', 'OAUTH_REVOKED']);
+
+/** Which failures say something about the account's settings (and so turn it red). */
+const MailportErrorActions = {
+  fixSettings: (code: ErrorCode) => code in ERRORS && (ERRORS[code].action === 'fix_settings' || ERRORS[code].action === 'reauthorize'),
+};
 
 const KINDS: EndpointKind[] = ['smtp', 'imap', 'pop'];
 const PROTOCOL_OF: Record<EndpointKind, CheckResult['protocol']> = { smtp: 'smtp', imap: 'imap', pop: 'pop3' };
@@ -119,6 +132,7 @@ export interface AccountsServiceDeps {
   box: SecretBox;
   catalog: Catalog;
   verifier: Verifier;
+  testSender: TestSender;
   /** whether MAILPORT_PLATFORM_SMTP_URL is set */
   platformConfigured: boolean;
   events?: EventSink;
@@ -229,6 +243,39 @@ export class AccountsService {
     }
     await this.recordSuccess(tenantId, id, this.warnings(draft, row.warnings, checks));
     return { status: 'active', checks };
+  }
+
+  /**
+   * "Send test email": one real message now through the account's own SMTP (to the account's own
+   * address unless `to` is given). A failure is a classified 422; a login failure also turns the
+   * account red, as any later failure does.
+   */
+  async testSend(tenantId: string, id: string, input: { to?: string }): Promise<{ messageId: string; accepted: string[]; response: string }> {
+    const row = await this.row(tenantId, id);
+    const to = (input.to ?? row.email).trim();
+    if (!EMAIL_RE.test(to) || to.length > 254) throw invalid('to', 'to must be an address such as name@example.com');
+    const smtp = endpointOf(row, 'smtp');
+    if (row.type === 'gmail' || row.type === 'outlook') {
+      throw new MailportError('OAUTH_REQUIRED', { message: 'This account has not been signed in yet.', hint: `Use "Sign in with ${row.type === 'gmail' ? 'Google' : 'Microsoft'}" first.`, protocol: 'smtp' });
+    }
+    if (row.type === 'platform' || row.send_via === 'platform' || !smtp) {
+      throw new MailportError('CONFLICT', { message: 'This account sends through the platform mail processor, not its own SMTP server; a test send needs an account that sends itself.' });
+    }
+    const password = this.password(row);
+    if (!password) throw new MailportError('AUTH_FAILED', { message: 'No password is stored for this account.', hint: 'Enter the password (or app password) again.', field: 'password', protocol: 'smtp' });
+    const preset = row.preset ? this.deps.catalog.get(row.preset) : undefined;
+    const { result, sent } = await this.deps.testSender(smtp, { user: row.username ?? row.email, password }, {
+      from: { name: row.from_name, address: row.email },
+      to,
+      subject: 'Mailport test email',
+      text: `This is a test message from Mailport, sent through ${smtp.host} for the account "${row.name}" (${row.email}).\n\nIf you can read it, sending works.`,
+    }, preset);
+    if (!result.ok || !sent) {
+      const code = (result.code ?? 'PROTOCOL_ERROR') as ErrorCode;
+      if (MailportErrorActions.fixSettings(code)) await this.recordFailure(tenantId, id, { code, message: result.message ?? '', hint: result.hint ?? null });
+      throw new MailportError(code, { message: result.message, hint: result.hint, protocol: 'smtp', response: result.response, field: code === 'SEND_REJECTED' ? 'to' : fieldFor(code, 'smtp') });
+    }
+    return { messageId: sent.messageId, accepted: sent.accepted, response: sent.response };
   }
 
   async usage(tenantId: string, id: string): Promise<Usage> {

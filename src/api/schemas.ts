@@ -139,6 +139,9 @@ export const Usage = Type.Object({
   windowResetsAt: Nullable(Type.String()),
 });
 
+export const TestSendBody = Nullable(Type.Object({ to: Type.Optional(Email) }, { additionalProperties: false }));
+export const TestSendResult = Type.Object({ messageId: Type.String(), accepted: Type.Array(Type.String()), response: Type.String() });
+
 export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
 
 // ---- catalog

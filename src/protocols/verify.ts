@@ -22,7 +22,7 @@ export { DEFAULT_TIMEOUT_MS } from './context.js';
 export { classify, type ClassifyInfo, type ProviderFacts } from './classify.js';
 import type { ProviderFacts } from './classify.js';
 import type { Preset } from '../catalog/catalog.js';
-export { checkSmtp } from './smtp.js';
+export { checkSmtp, sendTestMessage, type TestMessage, type SentInfo } from './smtp.js';
 export { checkImap, DEFAULT_POP_PROBE_PORTS } from './imap.js';
 export { Pop3Client, Pop3Error, type Pop3ClientOptions } from './pop3.js';
 

@@ -1,6 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadPeers, addMailbox, type Peers } from '../helpers/peers.js';
+import { loadPeers, addMailbox, readCaptured, type Peers } from '../helpers/peers.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { trackSecret } from '../helpers/secrets.js';
 
@@ -214,5 +214,35 @@ describe('accounts API against real mail servers', () => {
     const withPassword = await t.request('POST', '/v1/accounts', { token: tenant.apiKey, body: { name: 'G', type: 'outlook', email: 'someone@outlook.com', password: trackSecret('nope-nope') } });
     assert.equal(withPassword.status, 400);
     assert.equal(withPassword.body.error.field, 'password');
+  });
+
+  test('send test email: a real message goes out and lands in the mailbox; a refused recipient and a bad password are classified', async () => {
+    const created = await t.request('POST', '/v1/accounts', { token: tenant.apiKey, body: own({ name: 'Tester', fromName: 'Acme Sales' }) });
+    assert.equal(created.status, 201, created.text);
+    const id = created.body.id;
+    const sent = await t.request('POST', `/v1/accounts/${id}/test-send`, { token: tenant.apiKey });
+    assert.equal(sent.status, 200, sent.text);
+    assert.match(sent.body.response, /^250 /);
+    assert.deepEqual(sent.body.accepted, [box.email]);
+    const captured = await readCaptured(sent.body.messageId);
+    assert.equal(captured.user, box.email, 'authenticated as the account');
+    assert.ok(captured.delivered.includes(box.email), 'delivered into the Dovecot INBOX');
+    assert.match(captured.raw.toString(), /From: "?Acme Sales"? <[^>]+>/);
+
+    const refused = await t.request('POST', `/v1/accounts/${id}/test-send`, { token: tenant.apiKey, body: { to: 'reject-me@example.test' } });
+    assert.equal(refused.status, 422, refused.text);
+    assert.equal(refused.body.error.code, 'SEND_REJECTED');
+    assert.equal(refused.body.error.field, 'to');
+    assert.equal((await t.request('GET', `/v1/accounts/${id}`, { token: tenant.apiKey })).body.statusColor, 'green', 'a refused recipient says nothing about the account');
+
+    const stale = await t.request('POST', '/v1/accounts?verify=false', { token: tenant.apiKey, body: own({ name: 'StaleSend', password: trackSecret('stale-send-password') }) });
+    const failed = await t.request('POST', `/v1/accounts/${stale.body.id}/test-send`, { token: tenant.apiKey });
+    assert.equal(failed.status, 422);
+    assert.equal(failed.body.error.code, 'AUTH_FAILED');
+    assert.equal((await t.request('GET', `/v1/accounts/${stale.body.id}`, { token: tenant.apiKey })).body.statusColor, 'red');
+
+    const bad = await t.request('POST', `/v1/accounts/${id}/test-send`, { token: tenant.apiKey, body: { to: 'not an address' } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.field, 'to');
   });
 });

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AccountsService } from '../../accounts/accounts.service.js';
 import { tenantOf } from '../auth.js';
-import { Account, AccountCreate, AccountPatch, EmptyBody, ErrorBody, IdParams, Usage, VerifyQuery, VerifyResult } from '../schemas.js';
+import { Account, AccountCreate, AccountPatch, EmptyBody, ErrorBody, IdParams, TestSendBody, TestSendResult, Usage, VerifyQuery, VerifyResult } from '../schemas.js';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
 const withCheck = { ...errors, 422: ErrorBody };
@@ -73,6 +73,17 @@ export function accountRoutes(app: FastifyInstance, accounts: AccountsService): 
     config,
     schema: { tags: ['accounts'], summary: 'Clear settings: erase the password and tokens (the account turns grey)', params: IdParams, body: EmptyBody, response: { 200: Account, ...errors } },
   }, async (req) => accounts.clear(tenantOf(req), req.params.id));
+
+  app.post<Id & { Body: { to?: string } | null }>('/v1/accounts/:id/test-send', {
+    config,
+    schema: {
+      tags: ['accounts'],
+      summary: 'Send a real test message now through this account (to its own address unless `to` is given); 422 with the classified error',
+      params: IdParams,
+      body: TestSendBody,
+      response: { 200: TestSendResult, 409: ErrorBody, ...withCheck },
+    },
+  }, async (req) => accounts.testSend(tenantOf(req), req.params.id, req.body ?? {}));
 
   app.get<Id>('/v1/accounts/:id/usage', {
     config,
