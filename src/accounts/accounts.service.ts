@@ -384,15 +384,17 @@ export class AccountsService {
     if (!EMAIL_RE.test(email) || email.length > 254) throw invalid('email', 'email must be an address such as name@example.com');
     const receiveEmails = input.receiveEmails ?? (current ? current.receive_emails === 1 : false);
     const sendVia = type === 'platform' ? 'platform' : input.sendVia ?? (current?.send_via as 'own' | 'platform' | undefined) ?? 'own';
+    // a new account, or a new preset, takes the preset's hosts; otherwise the stored ones stay.
+    // IMAP comes from the preset even when not receiving (it serves the Sent-folder copy); POP only
+    // when asked for, or when receiving from a provider that has no IMAP.
+    const presetChanged = !current || presetId !== current.preset;
     const endpoint = (kind: EndpointKind): Endpoint | null => {
       const given = input[kind];
-      const stored = current ? endpointOf(current, kind) : null;
       if (given === null) return null;
-      const fromPreset = preset?.[kind] ? fillTemplate(preset[kind]!, email) : null;
-      // the preset fills in what the input and the stored settings leave out; the preset changing replaces stored hosts
-      const base = input.preset !== undefined && input.preset !== current?.preset ? fromPreset : stored ?? null;
-      const usePreset = kind === 'smtp' || receiveEmails || given !== undefined;
-      const merged = { ...(usePreset ? fromPreset ?? {} : {}), ...(base ?? {}), ...(given ?? {}) } as Partial<Endpoint>;
+      const wanted = kind !== 'pop' || given !== undefined || (receiveEmails && !preset?.imap);
+      const fromPreset = wanted && preset?.[kind] ? fillTemplate(preset[kind]!, email) : null;
+      const base = presetChanged ? fromPreset : current ? endpointOf(current, kind) : null;
+      const merged = { ...(fromPreset ?? {}), ...(base ?? {}), ...(given ?? {}) } as Partial<Endpoint>;
       if (merged.host === undefined && merged.port === undefined && merged.security === undefined) return null;
       if (!merged.host) throw invalid(`${kind}.host`, `${kind}.host is required`);
       if (merged.port === undefined) throw invalid(`${kind}.port`, `${kind}.port is required`);
@@ -458,16 +460,18 @@ export class AccountsService {
   private async runChecks(draft: Draft, current: AccountRow | undefined): Promise<CheckResult[]> {
     if (draft.type === 'gmail' || draft.type === 'outlook') return [];
     const required = this.requiredKinds(draft);
+    const preset = draft.preset ? this.deps.catalog.get(draft.preset) : undefined;
     const target: { smtp?: Endpoint; imap?: Endpoint; pop?: Endpoint } = {};
     for (const kind of KINDS) {
       const ep = draft[kind];
-      // incoming endpoints that are not required are still checked when given (they serve the Sent copy)
-      if (ep && (required.has(kind) || (kind === 'imap' && draft.sendVia === 'own') || (kind !== 'smtp' && draft.receiveEmails))) target[kind] = ep;
+      // IMAP that is not required is still checked when Mailport will need it for the Sent-folder
+      // copy (own sending, and a provider not known to file the copy itself)
+      const forSentCopy = kind === 'imap' && draft.sendVia === 'own' && preset?.savesSentCopy !== true;
+      if (ep && (required.has(kind) || forSentCopy || (kind !== 'smtp' && draft.receiveEmails))) target[kind] = ep;
     }
     if (Object.keys(target).length === 0) return [];
     const password = draft.password ?? (current ? this.password(current) : undefined);
     if (!password) throw invalid('password', 'password is required to verify the connection');
-    const preset = draft.preset ? this.deps.catalog.get(draft.preset) : undefined;
     return this.deps.verifier(target, { user: draft.username ?? draft.email, password }, preset);
   }
 

@@ -203,6 +203,8 @@ describe('accounts API against real mail servers', () => {
     const res = await t.request('POST', '/v1/accounts?verify=false', { token: tenant.apiKey, body: { name: 'Fm', type: 'smtp_imap', preset: 'fastmail', email: 'someone@fastmail.com', password: trackSecret('fm-app-password') } });
     assert.equal(res.status, 201, res.text);
     assert.equal(res.body.smtp.host, 'smtp.fastmail.com');
+    assert.equal(res.body.imap.host, 'imap.fastmail.com', 'IMAP comes with the preset (it serves the Sent copy)');
+    assert.equal(res.body.pop, null, 'POP only when asked for');
     assert.equal(res.body.limits.perDay === null || typeof res.body.limits.perDay === 'number', true);
   });
 
@@ -211,6 +213,7 @@ describe('accounts API against real mail servers', () => {
     assert.equal(res.status, 201, res.text);
     assert.equal(res.body.statusColor, 'grey');
     assert.equal(res.body.smtp.host, 'smtp.gmail.com');
+    assert.equal(res.body.imap.host, 'imap.gmail.com');
     const withPassword = await t.request('POST', '/v1/accounts', { token: tenant.apiKey, body: { name: 'G', type: 'outlook', email: 'someone@outlook.com', password: trackSecret('nope-nope') } });
     assert.equal(withPassword.status, 400);
     assert.equal(withPassword.body.error.field, 'password');
