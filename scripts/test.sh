@@ -13,6 +13,8 @@ set -euo pipefail
 # Debian packages the tests need; add more here (e.g. chromium, isync) when a test needs them.
 # dovecot-auth-lua: the peers' passdb/userdb reads the passwd-file per lookup (see test/peers/passwd-file.lua.tmpl)
 DEBS="dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-auth-lua openssl"
+# chromium: the settings page's browser tests (test/browser) drive Debian's Chromium with playwright-core
+DEBS="$DEBS chromium"
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$(pwd)
@@ -35,6 +37,18 @@ else
   npx tsc -p tsconfig.json --noEmit || { echo "typecheck failed: fix the type errors above" >&2; exit 1; }
   echo "ok"
 fi
+
+# the settings page (web/) is type-checked and built into dist/web, which the server and the browser tests serve;
+# rebuilt when web/ changed since the last build (under a lock: test runs side by side share dist/web)
+(
+  flock 9
+  if [ -f dist/web/index.html ] && [ -z "$(find web -newer dist/web/index.html -print -quit)" ]; then
+    echo "settings page: dist/web is up to date"
+  else
+    echo "settings page: npm run build:web"
+    npm run --silent build:web || { echo "the settings page did not build (see above)" >&2; exit 1; }
+  fi
+) 9>/tmp/mailport-web-build.lock
 
 # ---- which test files ----
 files=() node_flags=()

@@ -136,6 +136,8 @@ export interface AccountsServiceDeps {
   /** whether MAILPORT_PLATFORM_SMTP_URL is set */
   platformConfigured: boolean;
   events?: EventSink;
+  /** counted usage against the limits (the outbound module's SendLimiter); absent: nothing counted */
+  usage?: (row: AccountRow) => Promise<Usage>;
   now?: () => Date;
 }
 
@@ -279,8 +281,9 @@ export class AccountsService {
   }
 
   async usage(tenantId: string, id: string): Promise<Usage> {
-    const view = this.view(await this.row(tenantId, id));
-    // sending (and so counting) arrives with the outbound module; until then nothing has been sent
+    const row = await this.row(tenantId, id);
+    if (this.deps.usage) return this.deps.usage(row);
+    const view = this.view(row);
     return { perDay: view.limits.perDay, perMinute: view.limits.perMinute, sentInWindow: 0, remaining: view.limits.perDay, windowResetsAt: null };
   }
 

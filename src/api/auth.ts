@@ -2,9 +2,16 @@ import type { FastifyRequest } from 'fastify';
 import { MailportError } from '../core/errors.js';
 import { hashToken, sameHash } from '../secrets/secret-box.js';
 import type { TenantsService } from '../tenants/tenants.service.js';
+import type { ConnectSessionGrant } from '../tenants/connect-sessions.service.js';
 
-/** Who is calling: the operator, or a tenant (through its API key, or the admin acting for it). */
-export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string; via: 'api_key' | 'admin' };
+/**
+ * Who is calling: the operator, or a tenant (through its API key, or the admin acting for it), or
+ * a connect session of the hosted settings page (its tenant, for account settings only).
+ */
+export type Principal =
+  | { kind: 'admin' }
+  | { kind: 'tenant'; tenantId: string; via: 'api_key' | 'admin' }
+  | { kind: 'tenant'; tenantId: string; via: 'connect_session'; session: ConnectSessionGrant };
 
 /** What a route accepts: `public` (no token), `any` (a valid token), `admin`, `tenant`. */
 export type Access = 'public' | 'any' | 'admin' | 'tenant';
@@ -24,6 +31,22 @@ export const TENANT_HEADER = 'mailport-tenant';
 export interface AuthDeps {
   adminTokenHash: string;
   tenants: TenantsService;
+  /** resolves connect-session tokens (throws UNAUTHORIZED once expired); without it they are refused */
+  connectSessions?: { authenticate(token: string): Promise<ConnectSessionGrant | undefined> };
+}
+
+/**
+ * The routes a connect session may call: account settings (API.md "a connect session token acts as
+ * its tenant for account settings only"). Everything else (webhooks, new sessions, sending,
+ * tenant administration) needs an API key.
+ */
+export function connectSessionMayCall(method: string, routeUrl: string | undefined): boolean {
+  if (!routeUrl) return false;
+  if (routeUrl === '/v1/accounts' || routeUrl.startsWith('/v1/accounts/')) return true;
+  if (routeUrl === '/v1/presets' || routeUrl === '/v1/discover') return true;
+  if (routeUrl === '/v1/tenant') return method === 'GET' || method === 'PATCH';
+  if (routeUrl === '/v1/connect-session') return method === 'GET';
+  return false;
 }
 
 function bearer(req: FastifyRequest): string | null {
@@ -55,8 +78,17 @@ export async function authenticate(req: FastifyRequest, access: Access, deps: Au
     }
   } else {
     const tenant = await deps.tenants.authenticate(token);
-    if (!tenant) throw new MailportError('UNAUTHORIZED', { message: 'The token is not valid.' });
-    req.principal = { kind: 'tenant', tenantId: tenant.id, via: 'api_key' };
+    const session = tenant ? undefined : await deps.connectSessions?.authenticate(token);
+    if (tenant) {
+      req.principal = { kind: 'tenant', tenantId: tenant.id, via: 'api_key' };
+    } else if (session) {
+      req.principal = { kind: 'tenant', tenantId: session.tenantId, via: 'connect_session', session };
+      if (!connectSessionMayCall(req.method, req.routeOptions.url)) {
+        throw new MailportError('FORBIDDEN', { message: 'A settings-page link may only change email settings.', hint: 'Use the tenant API key for this.' });
+      }
+    } else {
+      throw new MailportError('UNAUTHORIZED', { message: 'The token is not valid.' });
+    }
   }
   if (access === 'admin' && req.principal.kind !== 'admin') {
     if (req.principal.via === 'admin') return void (req.principal = { kind: 'admin' });

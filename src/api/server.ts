@@ -15,6 +15,11 @@ import { accountRoutes } from './routes/accounts.routes.js';
 import { catalogRoutes, type DiscoverFn } from './routes/catalog.routes.js';
 import { tenantRoutes } from './routes/tenants.routes.js';
 import { webhookRoutes } from './routes/webhooks.routes.js';
+import { outboxRoutes } from './routes/outbox.routes.js';
+import type { OutboxService } from '../outbound/outbox.service.js';
+import { connectRoutes } from './routes/connect.routes.js';
+import { webRoutes, type WebOptions } from './routes/web.routes.js';
+import type { ConnectSessionsService } from '../tenants/connect-sessions.service.js';
 import { Account, Endpoint, ErrorBody } from './schemas.js';
 
 export interface ServerDeps {
@@ -29,6 +34,12 @@ export interface ServerDeps {
   ready: () => Promise<void>;
   bodyLimit: number;
   version: string;
+  /** sending and the outbox; without it, their routes are absent */
+  outbox?: OutboxService;
+  /** connect sessions of the hosted settings page; without them, their routes and tokens are absent */
+  connectSessions?: ConnectSessionsService;
+  /** the hosted settings page at /connect; without it, not served */
+  web?: WebOptions;
 }
 
 /**
@@ -46,8 +57,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : newId('req');
     },
-    requestIdLogLabel: 'reqId',
-    disableRequestLogging: false,
     // a JSON body with __proto__ or constructor.prototype is refused, not merged
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -72,6 +81,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         { name: 'catalog', description: 'Provider presets and discovery' },
         { name: 'accounts', description: 'Connected email providers' },
         { name: 'webhooks', description: 'Signed event notifications to your URLs, and their delivery log' },
+        { name: 'sending', description: 'Queue messages and follow them in the outbox' },
+        { name: 'connect', description: 'Links to the hosted settings page (connect sessions)' },
         { name: 'operations', description: 'Health, readiness, documents' },
       ],
     },
@@ -90,7 +101,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // every route declares its access level; the default is the strictest
   app.addHook('onRequest', async (req) => {
     const access = req.routeOptions.config?.access ?? (req.routeOptions.url?.startsWith('/docs') ? 'public' : 'admin');
-    await authenticate(req, access, { adminTokenHash: deps.adminTokenHash, tenants: deps.tenants });
+    await authenticate(req, access, { adminTokenHash: deps.adminTokenHash, tenants: deps.tenants, connectSessions: deps.connectSessions });
   });
 
   app.get('/healthz', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({ status: 'ok' }));
@@ -112,6 +123,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   catalogRoutes(app, deps.catalog, deps.discover);
   accountRoutes(app, deps.accounts);
   webhookRoutes(app, deps.webhooks);
+  if (deps.outbox) outboxRoutes(app, deps.outbox);
+  if (deps.connectSessions) connectRoutes(app, deps.connectSessions);
+  if (deps.web) await app.register(webRoutes, deps.web);
 
   return app;
 }

@@ -31,11 +31,13 @@ export const VARIABLES = {
   MAILPORT_SECRET_KEY: { kind: 'string', secret: true, doc: 'base64 of 32 bytes; comma-separated list to rotate (the first encrypts, all decrypt); generated into the data folder when unset' },
   MAILPORT_ADMIN_TOKEN: { kind: 'string', secret: true, doc: "the operator's bearer token; generated and printed once when unset" },
   MAILPORT_PLATFORM_SMTP_URL: { kind: 'url', secret: true, doc: 'the platform mail processor, e.g. smtps://user:pass@relay.example:465' },
+  MAILPORT_PLATFORM_FROM: { kind: 'string', doc: "the platform processor's own sender address (used when a company's domain forbids others to send for it by DMARC); default: the user of MAILPORT_PLATFORM_SMTP_URL when it is an address" },
   MAILPORT_ALLOW_PRIVATE_HOSTS: { kind: 'list', default: '', doc: 'comma-separated CIDRs user-supplied hosts may resolve to' },
   MAILPORT_PUBLIC_URL: { kind: 'url', doc: 'the URL people reach Mailport at (connect-session links, OAuth callback); default http://HOST:PORT' },
   MAILPORT_VERIFY_TIMEOUT_MS: { kind: 'int', default: '15000', doc: 'bound for each protocol check when verifying an account' },
   MAILPORT_LOG_LEVEL: { kind: 'string', default: 'info', doc: 'pino level: fatal, error, warn, info, debug, trace, silent' },
   MAILPORT_BODY_LIMIT: { kind: 'int', default: String(30 * 1024 * 1024), doc: 'largest accepted request body in bytes' },
+  MAILPORT_FRAME_ANCESTORS: { kind: 'list', default: "'none'", doc: "origins that may embed the settings page in a frame (space- or comma-separated, e.g. https://app.example.com); 'none' forbids framing" },
 } as const satisfies Record<string, VariableSpec>;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -49,11 +51,15 @@ export interface Config {
   secretKeys: string[] | null;
   adminToken: string | null;
   platformSmtpUrl: string | null;
+  /** MAILPORT_PLATFORM_FROM; null: the SMTP URL's user when it is an address */
+  platformFrom: string | null;
   allowPrivateHosts: string[];
   publicUrl: string;
   verifyTimeoutMs: number;
   logLevel: string;
   bodyLimit: number;
+  /** CSP frame-ancestors sources of the settings page: ["'none'"] by default */
+  frameAncestors: string[];
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -83,6 +89,27 @@ function url(env: NodeJS.ProcessEnv, name: VariableName, protocols: string[]): s
     throw new ConfigError(name, 'is not a valid URL');
   }
   if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, `must start with ${protocols.join(' or ')}`);
+  return v;
+}
+
+/** `'none'`, `'self'`, or an http(s) origin, optionally with a `*.` wildcard for sub-domains. */
+const FRAME_SOURCE = /^(?:'none'|'self'|https?:\/\/(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?|\[[0-9a-fA-F:]+\](?::\d{1,5})?)$/;
+
+function frameAncestors(env: NodeJS.ProcessEnv): string[] {
+  const sources = (raw(env, 'MAILPORT_FRAME_ANCESTORS') ?? "'none'").split(/[\s,]+/).filter(Boolean).map((s) => s.replace(/\/$/, ''));
+  for (const s of sources) {
+    if (!FRAME_SOURCE.test(s)) throw new ConfigError('MAILPORT_FRAME_ANCESTORS', `"${s}" is not an origin such as https://app.example.com (or 'self' / 'none')`);
+  }
+  if (sources.length === 0) return ["'none'"];
+  if (sources.includes("'none'") && sources.length > 1) throw new ConfigError('MAILPORT_FRAME_ANCESTORS', "'none' cannot be combined with origins");
+  return sources;
+}
+
+/** An address only: it becomes the From of platform sends on strict-DMARC domains. */
+function platformFrom(env: NodeJS.ProcessEnv): string | null {
+  const v = raw(env, 'MAILPORT_PLATFORM_FROM');
+  if (!v) return null;
+  if (!/^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/.test(v)) throw new ConfigError('MAILPORT_PLATFORM_FROM', 'must be an address such as mail@platform.example');
   return v;
 }
 
@@ -119,10 +146,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     secretKeys,
     adminToken,
     platformSmtpUrl: url(env, 'MAILPORT_PLATFORM_SMTP_URL', ['smtp:', 'smtps:']),
+    platformFrom: platformFrom(env),
     allowPrivateHosts,
     publicUrl,
     verifyTimeoutMs: int(env, 'MAILPORT_VERIFY_TIMEOUT_MS', 1000, 120000),
     logLevel,
     bodyLimit: int(env, 'MAILPORT_BODY_LIMIT', 1024, 200 * 1024 * 1024),
+    frameAncestors: frameAncestors(env),
   });
 }

@@ -4,7 +4,7 @@
  * scrubbed of secrets, logged).
  */
 import { performance } from 'node:perf_hooks';
-import { invalid } from '../core/errors.js';
+import { MailportError, invalid } from '../core/errors.js';
 import { SECURITIES, type CheckResult, type Credentials, type Endpoint } from '../core/types.js';
 import type { AddressGuard, ResolvedHost } from '../net/guard.js';
 import { classify, probeSignal, type CheckPhase, type CheckProtocol, type ProviderFacts } from './classify.js';
@@ -88,25 +88,66 @@ export async function runCheck(
   body: (run: CheckRun) => Promise<CheckOutcome | void>,
 ): Promise<CheckResult> {
   validateEndpoint(protocol, ep);
+  const where = { protocol, host: ep.host, port: ep.port, security: ep.security };
+  const baseLog = ctx.logger ?? NOOP_LOGGER;
+  const secrets = secretsOf(cred);
+  const started = performance.now();
+  const finish = (ok: boolean, fields: Omit<CheckResult, 'protocol' | 'ok' | 'ms'>): CheckResult => {
+    const result: CheckResult = { protocol, ok, ...scrub(fields, secrets), ms: Math.round(performance.now() - started) };
+    if (ok) baseLog.info({ ...where, ok, ms: result.ms }, `${protocol} check passed`);
+    else baseLog.warn({ ...where, ok, code: result.code, ms: result.ms }, `${protocol} check failed: ${result.message}`);
+    return result;
+  };
+  const run = await guarded(protocol, ep, cred, ctx, body);
+  if (run.ok) return finish(true, run.value && run.value.response ? { response: run.value.response } : {});
+  const e = run.error;
+  return finish(false, { code: e.code, message: e.message, hint: e.hint, response: e.response });
+}
+
+/**
+ * Runs one protocol session the way {@link runCheck} runs a check (endpoint validated, guard
+ * first so no socket opens before it, one hard deadline, cleanup on abort) but returns what
+ * `body` returns and throws any failure as a classified, secret-free {@link MailportError}.
+ * For work that goes beyond a check: storing a Sent copy, syncing a folder.
+ *
+ * @example
+ *   const uid = await runSession('imap', ep, cred, { guard, timeoutMs: 60_000 }, async (run) => {
+ *     // connect to run.resolved.address, register run.onAbort(() => client.close()), ...
+ *     return 42;
+ *   });
+ */
+export async function runSession<T>(protocol: CheckProtocol, ep: Endpoint, cred: Credentials, ctx: CheckContext, body: (run: CheckRun) => Promise<T>): Promise<T> {
+  validateEndpoint(protocol, ep);
+  const run = await guarded(protocol, ep, cred, ctx, body);
+  if (run.ok) return run.value;
+  const e = run.error;
+  const clean = scrub({ message: e.message, hint: e.hint, response: e.response }, secretsOf(cred));
+  throw new MailportError(e.code, { ...clean, protocol: e.protocol ?? protocol, field: e.field, cause: e.cause });
+}
+
+function secretsOf(cred: Credentials): string[] {
+  return [cred.password, cred.accessToken].filter((s): s is string => typeof s === 'string' && s.length >= 3);
+}
+
+/** The shared core of {@link runCheck} and {@link runSession}: guard, deadline, classification. */
+async function guarded<T>(
+  protocol: CheckProtocol,
+  ep: Endpoint,
+  cred: Credentials,
+  ctx: CheckContext,
+  body: (run: CheckRun) => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: MailportError }> {
   const timeoutMs = ctx.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const deadline = new Deadline(timeoutMs);
   const baseLog = ctx.logger ?? NOOP_LOGGER;
   const where = { protocol, host: ep.host, port: ep.port, security: ep.security };
   const auth = cred.accessToken ? ('token' as const) : ('password' as const);
-  const secrets = [cred.password, cred.accessToken].filter((s): s is string => typeof s === 'string' && s.length >= 3);
   let phase: CheckPhase | undefined;
   const aborters: Array<() => void> = [];
   let timer: NodeJS.Timeout | undefined;
 
-  const finish = (ok: boolean, fields: Omit<CheckResult, 'protocol' | 'ok' | 'ms'>): CheckResult => {
-    const result: CheckResult = { protocol, ok, ...scrub(fields, secrets), ms: Math.round(deadline.elapsed()) };
-    if (ok) baseLog.info({ ...where, ok, ms: result.ms }, `${protocol} check passed`);
-    else baseLog.warn({ ...where, ok, code: result.code, ms: result.ms }, `${protocol} check failed: ${result.message}`);
-    return result;
-  };
-
   try {
-    const outcome = await new Promise<CheckOutcome | void>((resolve, reject) => {
+    const value = await new Promise<T>((resolve, reject) => {
       timer = setTimeout(() => {
         for (const fn of aborters.splice(0)) {
           try {
@@ -128,11 +169,11 @@ export async function runCheck(
         return body({ resolved, deadline, onAbort: (fn) => aborters.push(fn), log, phase: (p) => (phase = p) });
       })().then(resolve, reject);
     });
-    return finish(true, outcome && outcome.response ? { response: outcome.response } : {});
+    return { ok: true, value };
   } catch (err) {
     const e = classify(err, { protocol, endpoint: ep, provider: ctx.provider, phase, auth });
     baseLog.debug({ ...where, code: e.code, cause: describeCause(err) }, 'classified');
-    return finish(false, { code: e.code, message: e.message, hint: e.hint, response: e.response });
+    return { ok: false, error: e };
   } finally {
     clearTimeout(timer);
   }

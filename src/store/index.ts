@@ -3,11 +3,15 @@ import { AccountsRepository } from './accounts.repository.js';
 import { SettingsRepository } from './settings.repository.js';
 import { TenantsRepository } from './tenants.repository.js';
 import { WebhooksRepository } from './webhooks.repository.js';
+import { OutboxRepository } from './outbox.repository.js';
+import { ConnectSessionsRepository } from './connect-sessions.repository.js';
 
 export { openStore, type Store, type DialectName } from './database.js';
 export { migrateToLatest, ping } from './migrations.js';
 export type { AccountRow, AccountPatch } from './accounts.repository.js';
 export type { TenantRow, ApiKeyRow } from './tenants.repository.js';
+export { ConnectSessionsRepository, type ConnectSessionRow } from './connect-sessions.repository.js';
+export { OutboxRepository, type OutboxRow, type OutboxPatch, type OutboxSummary, type OutboxListOptions } from './outbox.repository.js';
 export { WebhooksRepository, type WebhookRow, type WebhookEventRow, type WebhookDeliveryRow, type WebhookAttemptRow, type ClaimedDelivery, type DeliveryOutcome } from './webhooks.repository.js';
 
 export interface Repositories {
@@ -15,6 +19,8 @@ export interface Repositories {
   accounts: AccountsRepository;
   settings: SettingsRepository;
   webhooks: WebhooksRepository;
+  outbox: OutboxRepository;
+  connectSessions: ConnectSessionsRepository;
 }
 
 export function repositories(store: Store): Repositories {
@@ -23,5 +29,7 @@ export function repositories(store: Store): Repositories {
     accounts: new AccountsRepository(store.db),
     settings: new SettingsRepository(store.db),
     webhooks: new WebhooksRepository(store.db, store.dialect),
+    outbox: new OutboxRepository(store.db, store.dialect),
+    connectSessions: new ConnectSessionsRepository(store.db),
   };
 }

@@ -1,6 +1,9 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import { foundation } from './migrations/0001_foundation.js';
 import { webhooks } from './migrations/0002_webhooks.js';
+import { outbox } from './migrations/0003_outbox.js';
+import { sendLimits } from './migrations/0004_send_limits.js';
+import { connectSessions } from './migrations/0005_connect_sessions.js';
 
 /**
  * One set of migrations for SQLite and PostgreSQL, written with Kysely's schema builder in the
@@ -10,6 +13,9 @@ import { webhooks } from './migrations/0002_webhooks.js';
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_foundation': foundation,
   '0002_webhooks': webhooks,
+  '0003_outbox': outbox,
+  '0004_send_limits': sendLimits,
+  '0005_connect_sessions': connectSessions,
 };
 
 class InlineProvider implements MigrationProvider {

@@ -117,6 +117,86 @@ export interface WebhookAttemptsTable {
   response: string | null;
 }
 
+export interface ConnectSessionsTable {
+  id: string;
+  tenant_id: string;
+  /** SHA-256 (hex) of the session token; the token itself is never stored */
+  token_hash: string;
+  /** where the page's "Done" button returns to; null when none was given */
+  return_url: string | null;
+  expires_at: string;
+  created_at: string;
+}
+
+export interface OutboxTable {
+  id: string;
+  tenant_id: string;
+  /** null: the platform processor */
+  account_id: string | null;
+  /** queued | sending | deferred | sent | failed */
+  status: string;
+  idempotency_key: string | null;
+  /** sha256 of the request body, to tell a retried call from a different one with the same key */
+  request_hash: string | null;
+  /** the composed message, the exact bytes sent (blob on SQLite, bytea on PostgreSQL) */
+  raw: Buffer;
+  /** 0 while a platform send still has to decide its From (DMARC), 1 once raw is final */
+  sender_resolved: number;
+  envelope_from: string;
+  /** JSON array of every envelope recipient (to, cc, bcc) */
+  recipients: string;
+  recipient_count: number;
+  /** our own Message-ID, set at compose time: a retry resends the same one */
+  message_id: string;
+  subject: string;
+  /** SMTP attempts made */
+  attempts: number;
+  next_attempt_at: string;
+  send_at: string | null;
+  /** the claim that holds the row (send, or Sent copy once sent) */
+  locked_by: string | null;
+  /** a claim older than this belonged to a worker that died: it is taken back */
+  locked_until: string | null;
+  /** JSON {code, message, hint, response, at} */
+  last_error: string | null;
+  response: string | null;
+  /** JSON array of addresses */
+  accepted: string | null;
+  /** JSON array of {address, response} */
+  rejected: string | null;
+  sent_at: string | null;
+  /** null | pending | stored | skipped | failed */
+  sent_copy: string | null;
+  sent_copy_attempts: number;
+  sent_copy_next_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One row per account that has reserved: reservations write it first, which locks the account. */
+export interface SendLimitAccountsTable {
+  account_id: string;
+  touched_at: string;
+}
+
+/** One row per reserved message; its id is the reservation id. Rows older than 25 h are pruned. */
+export interface SendLimitLedgerTable {
+  id: string;
+  account_id: string;
+  at: string;
+  /** recipients of the message (at least 1); a window counts these or 1 per row */
+  recipients: number;
+}
+
+/** The provider said "over the limit": nothing goes out for the account until `until`. */
+export interface SendLimitBlocksTable {
+  id: string;
+  account_id: string;
+  until: string;
+  reason: string;
+  created_at: string;
+}
+
 export interface Database {
   settings: SettingsTable;
   tenants: TenantsTable;
@@ -126,4 +206,9 @@ export interface Database {
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  outbox: OutboxTable;
+  connect_sessions: ConnectSessionsTable;
+  send_limit_accounts: SendLimitAccountsTable;
+  send_limit_ledger: SendLimitLedgerTable;
+  send_limit_blocks: SendLimitBlocksTable;
 }

@@ -45,7 +45,13 @@ export async function startTestApp(options: { env?: Record<string, string>; appO
     write(chunk, _enc, cb) {
       const text = chunk.toString();
       captured += text;
-      appendFileSync(logFile, text);
+      try {
+        appendFileSync(logFile, text);
+      } catch {
+        // another run may have cleared test-artifacts/; the copy on disk is only for reading
+        mkdirSync(ARTIFACTS, { recursive: true });
+        appendFileSync(logFile, text);
+      }
       cb();
     },
   });

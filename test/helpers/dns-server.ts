@@ -1,7 +1,8 @@
 /**
- * A real (tiny) authoritative DNS server on loopback UDP for tests: answers MX, SRV, A and AAAA
+ * A real (tiny) authoritative DNS server on loopback UDP for tests: answers MX, SRV, A, AAAA and TXT
  * questions from a table, NOERROR with no answers when the name exists without that type, and
- * NXDOMAIN otherwise. `silent: true` makes a server that reads queries and never answers.
+ * NXDOMAIN otherwise. `silent: true` makes a server that reads queries and never answers; an entry
+ * with `servfail: true` answers SERVFAIL for its name.
  *
  * @example
  *   const dns = await startDnsServer({ 'example.org': { MX: [{ priority: 10, exchange: 'aspmx.l.google.com' }] } });
@@ -19,6 +20,10 @@ export interface DnsZoneEntry {
   SRV?: Array<{ priority: number; weight: number; port: number; target: string }>;
   A?: string[];
   AAAA?: string[];
+  /** one TXT record per item; an array item is one record made of several character-strings */
+  TXT?: Array<string | string[]>;
+  /** answer every question about this name with SERVFAIL (a broken authoritative server) */
+  servfail?: boolean;
   /** answer questions about this name only after this many milliseconds (a slow server) */
   delayMs?: number;
 }
@@ -35,6 +40,7 @@ export interface DnsServer {
 }
 
 const NXDOMAIN = 3;
+const SERVFAIL = 2;
 
 function answersFor(zone: DnsZone, name: string, type: string): dnsPacket.Answer[] | null {
   const entry = zone[name];
@@ -49,6 +55,8 @@ function answersFor(zone: DnsZone, name: string, type: string): dnsPacket.Answer
       return (entry.A ?? []).map((a) => ({ type: 'A', name, ttl, data: a }));
     case 'AAAA':
       return (entry.AAAA ?? []).map((a) => ({ type: 'AAAA', name, ttl, data: a }));
+    case 'TXT':
+      return (entry.TXT ?? []).map((t) => ({ type: 'TXT', name, ttl, data: t }));
     default:
       return [];
   }
@@ -72,8 +80,10 @@ export async function startDnsServer(zone: DnsZone, options: { silent?: boolean 
     queries.push(`${question.type} ${name}`);
     if (options.silent) return;
     const answers = answersFor(lowerZone, name, question.type);
-    const flags = dnsPacket.AUTHORITATIVE_ANSWER | (query.flags ?? 0) & dnsPacket.RECURSION_DESIRED | (answers === null ? NXDOMAIN : 0);
-    const response = dnsPacket.encode({ type: 'response', id: query.id, flags, questions: [question], answers: answers ?? [] });
+    const servfail = lowerZone[name]?.servfail === true;
+    const rcode = servfail ? SERVFAIL : answers === null ? NXDOMAIN : 0;
+    const flags = dnsPacket.AUTHORITATIVE_ANSWER | (query.flags ?? 0) & dnsPacket.RECURSION_DESIRED | rcode;
+    const response = dnsPacket.encode({ type: 'response', id: query.id, flags, questions: [question], answers: servfail ? [] : answers ?? [] });
     const send = () => {
       try {
         socket.send(response, rinfo.port, rinfo.address);

@@ -1,0 +1,168 @@
+/**
+ * Sending benchmark (issue 3 point 10), not a test: `npm run bench:send`.
+ *
+ * In one run, against a discarding SMTP server on loopback (smtp-server, counting only):
+ *   (a) the baseline: a bare nodemailer pool (CONNECTIONS connections, 100 messages per connection,
+ *       as Mailport's pool) sending COUNT messages of ~10 KB, at most 50 in flight;
+ *   (b) the same COUNT messages through Mailport: the app in-process (createApp on a temporary
+ *       SQLite folder, MAILPORT_PLATFORM_SMTP_URL at the sink, its send worker running), each
+ *       message POSTed to /v1/messages over HTTP by a client with ENQUEUE_CONCURRENCY requests in
+ *       flight, measured from the first POST to the sink's last 250.
+ * Prints both rates, their ratio (target ≥ 0.8) and the enqueue latency p50/p99 under that load
+ * (target p99 ≤ 20 ms). Fixed counts and a hard time limit: it always stops by itself.
+ *
+ *   env: BENCH_COUNT (default 5000), BENCH_CONNECTIONS (default 5; Mailport's platform pool gets the
+ *   same), BENCH_CONCURRENCY (default 32), BENCH_POLL_MS (the send worker's poll, default as shipped)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import nodemailer from 'nodemailer';
+import { loadConfig } from '../src/config/config.js';
+import { createApp } from '../src/app.js';
+import { startFaultSmtp, type FaultSmtp } from '../test/helpers/fault-smtp.js';
+
+const COUNT = Number(process.env.BENCH_COUNT ?? 5000);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 5);
+const ENQUEUE_CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const BASELINE_IN_FLIGHT = 50;
+const TIME_LIMIT_MS = 300_000;
+const PHASE_LIMIT_MS = 120_000;
+
+const hardStop = setTimeout(() => {
+  console.error(`bench-send: time limit of ${TIME_LIMIT_MS / 1000} s hit; stopping`);
+  process.exit(2);
+}, TIME_LIMIT_MS);
+hardStop.unref();
+
+const para = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua.\n';
+const BODY = para.repeat(Math.ceil(9800 / para.length)).slice(0, 9800); // ~10 KB with the headers
+
+const seconds = (ms: number) => +(ms / 1000).toFixed(2);
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** Runs `task(i)` for i in [0, count) with at most `limit` running at once. */
+async function bounded(count: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, count) }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
+}
+
+function withLimit<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${PHASE_LIMIT_MS / 1000} s`)), PHASE_LIMIT_MS);
+    }),
+  ]);
+}
+
+async function baseline(sink: FaultSmtp): Promise<{ sent: number; failed: number; ms: number; rate: number }> {
+  const transport = nodemailer.createTransport({ host: sink.host, port: sink.port, secure: false, ignoreTLS: true, pool: true, maxConnections: CONNECTIONS, maxMessages: 100 });
+  let sent = 0;
+  let failed = 0;
+  const t0 = performance.now();
+  await withLimit(
+    bounded(COUNT, BASELINE_IN_FLIGHT, async (i) => {
+      try {
+        await transport.sendMail({ from: 'bench@bench.test', to: `rcpt${i % 10}@example.test`, subject: `bench ${i}`, text: BODY });
+        sent++;
+      } catch (err) {
+        if (++failed <= 3) console.error(`baseline: ${(err as Error).message}`);
+      }
+    }),
+    'the nodemailer baseline',
+  );
+  const ms = performance.now() - t0;
+  transport.close();
+  return { sent, failed, ms, rate: sent / (ms / 1000) };
+}
+
+async function throughMailport(sink: FaultSmtp) {
+  const dir = mkdtempSync(join(tmpdir(), 'mailport-bench-'));
+  const adminToken = `bench-${randomBytes(12).toString('hex')}`;
+  const config = loadConfig({
+    MAILPORT_DATA_DIR: dir,
+    MAILPORT_PORT: '0',
+    MAILPORT_ADMIN_TOKEN: adminToken,
+    MAILPORT_SECRET_KEY: randomBytes(32).toString('base64'),
+    MAILPORT_PLATFORM_SMTP_URL: sink.url,
+    MAILPORT_LOG_LEVEL: 'warn',
+  });
+  // the same number of SMTP connections as the baseline; the worker otherwise as shipped
+  const worker = process.env.BENCH_POLL_MS ? { pollMs: Number(process.env.BENCH_POLL_MS) } : undefined;
+  const app = await createApp(config, { announce: () => {}, outbound: { pool: { perAccount: CONNECTIONS }, worker } });
+  try {
+    const base = await app.listen(); // the API, and the workers with it
+    const { apiKey } = await app.tenants.create({ name: 'Bench', companyEmail: 'bench@bench.test', fromName: 'Bench' });
+    const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+    const latencies: number[] = [];
+    let refused = 0;
+    // a slow run still reports what it managed within the phase limit
+    const delivered = sink.waitForAccepted(COUNT, PHASE_LIMIT_MS).then(() => true, () => false);
+    const t0 = performance.now();
+    await withLimit(
+      bounded(COUNT, ENQUEUE_CONCURRENCY, async (i) => {
+        const body = JSON.stringify({ to: `rcpt${i % 10}@example.test`, subject: `bench ${i}`, text: BODY });
+        const start = performance.now();
+        const res = await fetch(`${base}/v1/messages`, { method: 'POST', headers, body });
+        await res.arrayBuffer();
+        latencies.push(performance.now() - start);
+        if (res.status !== 202 && ++refused <= 3) console.error(`enqueue answered ${res.status}`);
+      }),
+      'enqueueing',
+    );
+    const enqueuedMs = performance.now() - t0;
+    const complete = await delivered;
+    const ms = performance.now() - t0;
+    latencies.sort((a, b) => a - b);
+    return {
+      complete,
+      accepted: COUNT - refused,
+      enqueuedMs,
+      ms,
+      rate: sink.stats.messagesAccepted / (ms / 1000),
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      max: latencies[latencies.length - 1],
+      connections: sink.stats.maxOpenConnections,
+    };
+  } finally {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const sinkA = await startFaultSmtp({ discard: true });
+const a = await baseline(sinkA);
+await sinkA.close();
+console.log(`(a) nodemailer pool, ${CONNECTIONS} connections: ${a.sent} messages in ${seconds(a.ms)} s = ${Math.round(a.rate)} msg/s${a.failed ? ` (${a.failed} failed)` : ''}`);
+
+const sinkB = await startFaultSmtp({ discard: true });
+let b: Awaited<ReturnType<typeof throughMailport>>;
+try {
+  b = await throughMailport(sinkB);
+} finally {
+  await sinkB.close();
+}
+console.log(
+  `(b) Mailport API → outbox → worker → SMTP: ${sinkB.stats.messagesAccepted} messages in ${seconds(b.ms)} s = ${Math.round(b.rate)} msg/s ` +
+    `(${b.accepted} enqueued after ${seconds(b.enqueuedMs)} s; at most ${b.connections} SMTP connections open; duplicates ${sinkB.duplicates()})` +
+    (b.complete ? '' : ` — INCOMPLETE: only ${sinkB.stats.messagesAccepted} of ${COUNT} delivered within ${PHASE_LIMIT_MS / 1000} s`),
+);
+const ratio = b.rate / a.rate;
+console.log(`ratio (b)/(a): ${ratio.toFixed(2)} (target ≥ 0.8) ${ratio >= 0.8 ? 'met' : 'NOT met'}`);
+console.log(`enqueue latency with ${ENQUEUE_CONCURRENCY} requests in flight: p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms, max ${b.max.toFixed(1)} ms (target p99 ≤ 20 ms) ${b.p99 <= 20 ? 'met' : 'NOT met'}`);
+console.log(JSON.stringify({ complete: b.complete, count: COUNT, connections: CONNECTIONS, concurrency: ENQUEUE_CONCURRENCY, baselineMsgPerSec: Math.round(a.rate), mailportMsgPerSec: Math.round(b.rate), ratio: +ratio.toFixed(3), enqueueP50Ms: +b.p50.toFixed(2), enqueueP99Ms: +b.p99.toFixed(2) }));
+clearTimeout(hardStop);
+process.exit(b.complete ? 0 : 1);

@@ -1,0 +1,91 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { AccountsService } from '../accounts/accounts.service.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { AddressGuard } from '../net/guard.js';
+import { SmtpPool, type SmtpPoolOptions } from '../protocols/smtp-pool.js';
+import type { Database } from '../store/schema.js';
+import type { Repositories } from '../store/index.js';
+import { defaultResolveTxt, type ResolveTxt } from './dmarc.js';
+import { SendLimiter } from './limits.js';
+import { OutboxService } from './outbox.service.js';
+import { platformRelay } from './platform.js';
+import { SendWorker, type SendWorkerDeps, type SendWorkerOptions } from './send-worker.js';
+import { SentCopier } from './sent-copy.js';
+
+/** Test and tuning knobs of the outbound module (AppOptions.outbound). */
+export interface OutboundOptions {
+  worker?: Partial<SendWorkerOptions>;
+  pool?: Partial<Omit<SmtpPoolOptions, 'guard' | 'logger'>>;
+  /** DNS TXT lookups for DMARC (tests answer from a table) */
+  resolveTxt?: ResolveTxt;
+  /** the limiter's clock (tests move time) */
+  limiterNow?: () => Date;
+  sentCopy?: { timeoutMs?: number; searchDelayMs?: number };
+}
+
+export interface Outbound {
+  outbox: OutboxService;
+  worker: SendWorker;
+  limiter: SendLimiter;
+  pool: SmtpPool;
+  /** stops the worker, then closes the pool's connections */
+  close(): Promise<void>;
+}
+
+/**
+ * Wires the outbound module: limiter, pool, Sent copier, outbox service and send worker. The
+ * limiter is made first (the accounts module shows its usage), the rest once accounts exist.
+ *
+ * @example
+ *   const limiter = createLimiter(store.db);
+ *   const outbound = createOutbound({ ..., limiter });
+ *   outbound.worker.start();
+ */
+export function createLimiter(db: Kysely<Database>, options: OutboundOptions = {}): SendLimiter {
+  return new SendLimiter(db, options.limiterNow);
+}
+
+export function createOutbound(deps: {
+  repos: Repositories;
+  accounts: AccountsService;
+  catalog: Catalog;
+  guard: AddressGuard;
+  events: SendWorkerDeps['events'];
+  limiter: SendLimiter;
+  platformSmtpUrl: string | null;
+  platformFrom: string | null;
+  logger: Logger;
+  options?: OutboundOptions;
+}): Outbound {
+  const o = deps.options ?? {};
+  const log = deps.logger.child({ module: 'outbound' });
+  const relay = platformRelay(deps.platformSmtpUrl, deps.platformFrom);
+  const pool = new SmtpPool({ guard: deps.guard, logger: log, ...o.pool });
+  const copier = new SentCopier({ guard: deps.guard, logger: log, ...o.sentCopy });
+  const outbox = new OutboxService({
+    repos: deps.repos,
+    platformConfigured: relay !== null,
+    recipientsPerMessage: (row) => deps.accounts.effectiveLimits(row).recipientsPerMessage,
+  });
+  const worker = new SendWorker({
+    repos: deps.repos,
+    accounts: deps.accounts,
+    catalog: deps.catalog,
+    limiter: deps.limiter,
+    pool,
+    copier,
+    events: deps.events,
+    platform: relay,
+    resolveTxt: o.resolveTxt ?? defaultResolveTxt(),
+    logger: deps.logger,
+    options: o.worker,
+  });
+  return {
+    outbox, worker, limiter: deps.limiter, pool,
+    async close() {
+      await worker.stop();
+      await pool.close();
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import { MailportError, invalid, notFound } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { AccountRow, OutboxRow, Repositories } from '../store/index.js';
+import { composeMime, type MimeAddress } from '../protocols/mime.js';
+import { normalizeMessage, requestHash, type MessageInput } from './message.js';
+import { toOutboxView, type OutboxView } from './outbox.view.js';
+
+export interface OutboxServiceDeps {
+  repos: Pick<Repositories, 'outbox' | 'accounts' | 'tenants'>;
+  /** whether the platform processor (MAILPORT_PLATFORM_SMTP_URL) is configured */
+  platformConfigured: boolean;
+  /** an account's effective recipients-per-message limit (AccountsService.effectiveLimits) */
+  recipientsPerMessage: (row: AccountRow) => number | null;
+  now?: () => Date;
+}
+
+export interface ListQuery {
+  status?: string;
+  accountId?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+const STATUSES = new Set(['queued', 'sending', 'deferred', 'sent', 'failed']);
+
+/** Whether an account's mail goes out through the platform processor rather than its own SMTP. */
+export function sendsViaPlatform(row: Pick<AccountRow, 'type' | 'send_via'>): boolean {
+  return row.type === 'platform' || row.send_via === 'platform';
+}
+
+/**
+ * Accepting mail (`POST /v1/messages`) and showing the outbox. Accepting checks, composes and
+ * stores the message durably and answers; it does no network I/O (no SMTP, no DNS): the send
+ * worker does that. For the platform processor the From is the company's and may be replaced
+ * by the worker after its DMARC lookup (`sender_resolved = 0`).
+ *
+ * @example
+ *   const { id, status } = await outbox.accept(tenantId, body, 'order-1234');
+ *   const view = await outbox.get(tenantId, id);
+ */
+export class OutboxService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: OutboxServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async accept(tenantId: string, body: MessageInput, idempotencyKey?: string): Promise<{ id: string; status: 'queued' }> {
+    const hash = requestHash(body);
+    if (idempotencyKey !== undefined) {
+      if (!/^[\x21-\x7e]{1,200}$/.test(idempotencyKey)) throw invalid('Idempotency-Key', 'Idempotency-Key must be 1 to 200 visible ASCII characters');
+      // a retried call answers before any work; a race between two first calls is settled by insert()
+      const earlier = await this.deps.repos.outbox.findByKey(tenantId, idempotencyKey);
+      if (earlier) return this.repeat(earlier.request_hash, hash, earlier.id);
+    }
+    const now = this.now();
+    const msg = normalizeMessage(body, now);
+
+    let from: MimeAddress;
+    let accountId: string | null = null;
+    let senderResolved = 1;
+    if (body.accountId !== undefined) {
+      const account = await this.deps.repos.accounts.get(tenantId, body.accountId);
+      if (!account) throw notFound('Account');
+      if (account.enabled !== 1) throw new MailportError('CONFLICT', { field: 'accountId', message: `The account "${account.name}" is switched off; enable it (POST /v1/accounts/${account.id}/enable) to send through it.` });
+      if (sendsViaPlatform(account) && !this.deps.platformConfigured) {
+        throw new MailportError('CONFLICT', { field: 'accountId', message: 'This account sends through the platform mail processor, which the operator has not configured (MAILPORT_PLATFORM_SMTP_URL).' });
+      }
+      const max = this.deps.recipientsPerMessage(account);
+      if (max !== null && msg.recipients.length > max) throw invalid('to', `this provider takes at most ${max} recipients per message; split the message`);
+      accountId = account.id;
+      from = { name: account.from_name, address: account.email };
+      if (sendsViaPlatform(account)) senderResolved = 0;
+    } else {
+      if (!this.deps.platformConfigured) {
+        throw new MailportError('CONFLICT', { field: 'accountId', message: 'No accountId was given and the platform mail processor is not configured (MAILPORT_PLATFORM_SMTP_URL); name an account to send through.' });
+      }
+      const tenant = await this.deps.repos.tenants.get(tenantId);
+      if (!tenant) throw notFound('Tenant');
+      from = { name: tenant.from_name, address: tenant.company_email };
+      senderResolved = 0;
+    }
+
+    const id = newId('msg', now.getTime());
+    const domain = from.address.slice(from.address.lastIndexOf('@') + 1) || 'mailport.invalid';
+    const messageId = `<${id.slice(4)}.${randomBytes(6).toString('hex')}@${domain}>`;
+    const composed = await composeMime({ ...msg, from, messageId, date: msg.sendAt ?? now });
+    const at = now.toISOString();
+    const row: OutboxRow = {
+      id,
+      tenant_id: tenantId,
+      account_id: accountId,
+      status: 'queued',
+      idempotency_key: idempotencyKey ?? null,
+      request_hash: hash,
+      raw: composed.raw,
+      sender_resolved: senderResolved,
+      envelope_from: composed.envelope.from,
+      recipients: JSON.stringify(msg.recipients),
+      recipient_count: msg.recipients.length,
+      message_id: messageId,
+      subject: msg.subject,
+      attempts: 0,
+      next_attempt_at: (msg.sendAt ?? now).toISOString(),
+      send_at: msg.sendAt ? msg.sendAt.toISOString() : null,
+      locked_by: null,
+      locked_until: null,
+      last_error: null,
+      response: null,
+      accepted: null,
+      rejected: null,
+      sent_at: null,
+      sent_copy: null,
+      sent_copy_attempts: 0,
+      sent_copy_next_at: null,
+      created_at: at,
+      updated_at: at,
+    };
+    const { row: stored, created } = await this.deps.repos.outbox.insert(row);
+    if (!created) return this.repeat(stored.request_hash, hash, stored.id);
+    return { id: stored.id, status: 'queued' };
+  }
+
+  /** The first answer again for the same body; 409 for another body under the same key. */
+  private repeat(storedHash: string | null, hash: string, id: string): { id: string; status: 'queued' } {
+    if (storedHash !== hash) {
+      throw new MailportError('CONFLICT', { field: 'Idempotency-Key', message: 'This Idempotency-Key was already used with a different request body.', hint: 'Use a new key for a new message; repeat a key only to retry the very same request.' });
+    }
+    return { id, status: 'queued' };
+  }
+
+  async get(tenantId: string, id: string): Promise<OutboxView> {
+    const row = await this.deps.repos.outbox.get(tenantId, id);
+    if (!row) throw notFound('Message');
+    return toOutboxView(row);
+  }
+
+  async list(tenantId: string, query: ListQuery): Promise<{ items: OutboxView[]; nextCursor: string | null }> {
+    if (query.status !== undefined && !STATUSES.has(query.status)) throw invalid('status', `status must be one of ${[...STATUSES].join(', ')}`);
+    const limit = query.limit ?? 50;
+    const rows = await this.deps.repos.outbox.list(tenantId, { status: query.status, accountId: query.accountId, after: query.cursor, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    return { items: page.map(toOutboxView), nextCursor: rows.length > limit ? page[page.length - 1]!.id : null };
+  }
+}

@@ -1,0 +1,414 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { MailportError } from '../core/errors.js';
+import type { Credentials } from '../core/types.js';
+import type { AccountsService } from '../accounts/accounts.service.js';
+import { endpointOf } from '../accounts/account.view.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { AccountRow, OutboxPatch, OutboxRow, Repositories } from '../store/index.js';
+import { credentialFingerprint } from '../secrets/secret-box.js';
+import { providerFacts } from '../protocols/verify.js';
+import { replaceSender } from '../protocols/mime.js';
+import type { PoolSendResult, SmtpPool } from '../protocols/smtp-pool.js';
+import { platformSender, type ResolveTxt } from './dmarc.js';
+import { limitSpecFor, type SendLimiter } from './limits.js';
+import type { SentCopier } from './sent-copy.js';
+import type { PlatformRelay } from './platform.js';
+import { sendsViaPlatform } from './outbox.service.js';
+import type { JobError } from './outbox.view.js';
+
+export interface SendWorkerOptions {
+  pollMs: number;
+  /** most jobs claimed by one poll, and most in flight in this process */
+  batchSize: number;
+  /** wait before attempt n+1 is backoffMs[n-1]; the last value repeats */
+  backoffMs: readonly number[];
+  /** each wait is spread by ± this fraction */
+  jitter: number;
+  /** a message still not sent this long after it was due is failed */
+  maxAgeMs: number;
+  /** a claim older than this belonged to a worker that died */
+  visibilityTimeoutMs: number;
+  /** how often a job waiting for its account (red, disabled) looks again */
+  accountWaitMs: number;
+  /** how long an account rests after its provider said the sending limit is reached */
+  limitPenaltyMs: number;
+  /** Sent-folder copy: waits between attempts, and attempts before giving up */
+  sentCopyBackoffMs: readonly number[];
+  sentCopyAttempts: number;
+  stopTimeoutMs: number;
+}
+
+export const DEFAULT_SEND_WORKER_OPTIONS: Readonly<SendWorkerOptions> = Object.freeze({
+  pollMs: 1_000,
+  batchSize: 20,
+  backoffMs: [30_000, 60_000, 2 * 60_000, 5 * 60_000, 15 * 60_000, 30 * 60_000, 60 * 60_000],
+  jitter: 0.2,
+  maxAgeMs: 24 * 60 * 60_000,
+  // three times the SMTP pool's socket timeout: a live send never looks dead, a crashed one waits 3 min
+  visibilityTimeoutMs: 3 * 60_000,
+  accountWaitMs: 60_000,
+  limitPenaltyMs: 60 * 60_000,
+  sentCopyBackoffMs: [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000],
+  sentCopyAttempts: 5,
+  stopTimeoutMs: 10_000,
+});
+
+export interface SendWorkerDeps {
+  repos: Pick<Repositories, 'outbox' | 'accounts' | 'tenants'>;
+  accounts: Pick<AccountsService, 'password' | 'recordFailure' | 'mayRetryAutomatically' | 'effectiveLimits'>;
+  catalog: Catalog;
+  limiter: Pick<SendLimiter, 'reserve' | 'release' | 'penalize'>;
+  pool: Pick<SmtpPool, 'send'>;
+  copier: Pick<SentCopier, 'store'>;
+  events: { emit(tenantId: string, type: 'message.sent' | 'message.deferred' | 'message.failed', data: Record<string, unknown>): Promise<void> };
+  platform: PlatformRelay | null;
+  resolveTxt: ResolveTxt;
+  logger: Logger;
+  options?: Partial<SendWorkerOptions>;
+  now?: () => Date;
+  random?: () => number;
+}
+
+const AUTH_CODES = new Set(['AUTH_FAILED', 'APP_PASSWORD_REQUIRED', 'OAUTH_REQUIRED', 'OAUTH_REVOKED']);
+
+/** Where one job goes out. */
+type Route =
+  | { kind: 'own'; account: AccountRow; cred: Credentials }
+  | { kind: 'platform'; account: AccountRow | null; relay: PlatformRelay };
+
+/**
+ * Sends the outbox: claims due jobs, routes each to its account's SMTP or the platform
+ * processor through the connection pool, and records the outcome on the job (visible at
+ * `GET /v1/outbox/:id`, announced by webhook). 2xx: sent. 4xx, a lost connection or a timeout:
+ * deferred with backoff and jitter, failed after `maxAgeMs`. 5xx: failed with the reply. A
+ * refused login turns the account red and the job waits for it (never failed for that). A
+ * provider's limit reply, or our own count, defers the job to when the window allows. A second
+ * loop stores copies in the Sent folder; a failed copy never makes a message look unsent.
+ *
+ * @example
+ *   const worker = new SendWorker({ repos, accounts, catalog, limiter, pool, copier, events, platform, resolveTxt, logger });
+ *   worker.start();
+ *   await worker.stop(); // before the database closes
+ */
+export class SendWorker {
+  readonly options: Readonly<SendWorkerOptions>;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly random: () => number;
+  private readonly workerId = `w_${randomBytes(4).toString('hex')}`;
+  private running = false;
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** the last poll filled every free slot: more may be due, so a finished send polls again at once */
+  private saturated = false;
+
+  constructor(private readonly deps: SendWorkerDeps) {
+    this.options = Object.freeze({ ...DEFAULT_SEND_WORKER_OPTIONS, ...deps.options });
+    this.log = deps.logger.child({ module: 'send-worker', worker: this.workerId });
+    this.now = deps.now ?? (() => new Date());
+    this.random = deps.random ?? Math.random;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(0);
+    this.log.info({ pollMs: this.options.pollMs, batchSize: this.options.batchSize }, 'send worker started');
+  }
+
+  /** Stops claiming and waits (bounded) for sends in flight; a send cut off is taken back later by its visibility timeout. */
+  async stop(): Promise<void> {
+    const was = this.running;
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.ticking;
+    if (this.inFlight.size > 0) {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (t = setTimeout(r, this.options.stopTimeoutMs)))]);
+      clearTimeout(t);
+    }
+    if (was) this.log.info('send worker stopped');
+  }
+
+  /** One poll, awaited to the end (tests, tools): sends what is due, then due Sent copies. Returns jobs handled. */
+  async runOnce(): Promise<number> {
+    const jobs = await this.claim(this.options.batchSize);
+    await Promise.allSettled(jobs.map((j) => this.track(j)));
+    const copies = await this.copyDue();
+    return jobs.length + copies;
+  }
+
+  private schedule(ms: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.ticking = this.tick().finally(() => (this.ticking = null));
+    }, ms);
+  }
+
+  private async tick(): Promise<void> {
+    let busy = false;
+    try {
+      const free = this.options.batchSize - this.inFlight.size;
+      if (free > 0) {
+        const jobs = await this.claim(free);
+        for (const j of jobs) void this.track(j);
+        busy = jobs.length === free;
+      }
+      this.saturated = free <= 0 || busy;
+      await this.copyDue();
+    } catch (err) {
+      this.log.error({ err }, 'outbox poll failed');
+    }
+    this.schedule(busy ? 0 : this.options.pollMs);
+  }
+
+  private claim(limit: number): Promise<Array<OutboxRow & { token: string }>> {
+    const now = this.now();
+    const token = `${this.workerId}:${randomBytes(6).toString('hex')}`;
+    const until = new Date(now.getTime() + this.options.visibilityTimeoutMs).toISOString();
+    return this.deps.repos.outbox.claimDue(now.toISOString(), limit, token, until).then((rows) => rows.map((r) => ({ ...r, token })));
+  }
+
+  private track(job: OutboxRow & { token: string }): Promise<void> {
+    const p = this.process(job)
+      .catch((err) => this.log.error({ err, outboxId: job.id }, 'could not process an outbox job'))
+      .finally(() => {
+        this.inFlight.delete(p);
+        this.wake();
+      });
+    this.inFlight.add(p);
+    return p;
+  }
+
+  /** A slot freed while the queue may hold more: poll now instead of after pollMs. */
+  private wake(): void {
+    if (!this.running || !this.saturated || this.ticking || !this.timer) return;
+    this.saturated = false;
+    clearTimeout(this.timer);
+    this.schedule(0);
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  private async process(job: OutboxRow & { token: string }): Promise<void> {
+    const route = await this.route(job);
+    if ('wait' in route) return this.wait(job, route.wait);
+    if ('fail' in route) return this.fail(job, route.fail, null, false);
+
+    let raw = job.raw;
+    if (route.kind === 'platform' && job.sender_resolved === 0) raw = await this.resolveSender(job);
+
+    let reservation: string | null = null;
+    if (route.kind === 'own') {
+      const preset = route.account.preset ? this.deps.catalog.get(route.account.preset) : undefined;
+      const spec = limitSpecFor(this.deps.accounts.effectiveLimits(route.account), preset);
+      if (spec.perDay != null || spec.perHour != null || spec.perMinute != null) {
+        const r = await this.deps.limiter.reserve(route.account.id, spec, job.recipient_count);
+        if (!r.ok) {
+          if (r.reason === 'too_large') return this.fail(job, new MailportError('LIMIT_REACHED', { message: `This message has more recipients than the provider allows in a ${r.window}; split it.` }), null, false);
+          const err = new MailportError('LIMIT_REACHED', { message: r.reason === 'penalty' ? 'The provider said the sending limit is reached; sending from this mailbox rests until then.' : `The ${r.window} sending limit of this mailbox is used up; the message goes out when the window allows.` });
+          return this.defer(job, err, r.retryAt, false);
+        }
+        reservation = r.id;
+      }
+    }
+
+    const result = await this.send(job, route, raw);
+    if (result.ok) return this.sent(job, route, result);
+    if (reservation) await this.deps.limiter.release(reservation);
+    const err = result.error;
+    const reply = err.response ?? null;
+    if (route.kind === 'own' && AUTH_CODES.has(err.code)) {
+      await this.deps.accounts.recordFailure(job.tenant_id, route.account.id, { code: err.code, message: err.message, hint: err.hint ?? null });
+      return this.defer(job, err, new Date(this.now().getTime() + this.options.accountWaitMs), true, true);
+    }
+    if (err.code === 'LIMIT_REACHED') {
+      const until = new Date(this.now().getTime() + this.options.limitPenaltyMs);
+      if (route.account) await this.deps.limiter.penalize(route.account.id, until, reply ?? err.message);
+      return this.defer(job, err, until, true);
+    }
+    const code = result.responseCode;
+    if (code !== null && code >= 500) return this.fail(job, err, result, true);
+    if (code === null && err.action === 'fix_settings' && route.kind === 'own') {
+      // the account's settings no longer work (certificate, host, port): red, and retried with backoff
+      await this.deps.accounts.recordFailure(job.tenant_id, route.account.id, { code: err.code, message: err.message, hint: err.hint ?? null });
+    }
+    return this.retryLater(job, err, true);
+  }
+
+  private async route(job: OutboxRow): Promise<Route | { wait: MailportError } | { fail: MailportError }> {
+    if (job.account_id === null) {
+      if (!this.deps.platform) return { wait: new MailportError('UNAVAILABLE', { message: 'The platform mail processor is not configured (MAILPORT_PLATFORM_SMTP_URL).' }) };
+      return { kind: 'platform', account: null, relay: this.deps.platform };
+    }
+    const account = await this.deps.repos.accounts.get(job.tenant_id, job.account_id);
+    if (!account) return { fail: new MailportError('NOT_FOUND', { message: 'The account this message was to be sent through was deleted.' }) };
+    if (account.enabled !== 1) return { wait: new MailportError('CONFLICT', { message: 'The account is switched off; the message waits until it is enabled.' }) };
+    if (sendsViaPlatform(account)) {
+      if (!this.deps.platform) return { wait: new MailportError('UNAVAILABLE', { message: 'The platform mail processor is not configured (MAILPORT_PLATFORM_SMTP_URL).' }) };
+      return { kind: 'platform', account, relay: this.deps.platform };
+    }
+    if (!this.deps.accounts.mayRetryAutomatically(account)) {
+      const last = account.last_error ? (JSON.parse(account.last_error) as { code: string; message: string; hint: string | null }) : null;
+      const code = last && AUTH_CODES.has(last.code) ? (last.code as 'AUTH_FAILED') : 'AUTH_FAILED';
+      return { wait: new MailportError(code, { message: `The account's sign-in failed (${last?.message ?? 'credentials refused'}); the message waits until the password is fixed and verified.`, hint: last?.hint ?? undefined, protocol: 'smtp' }) };
+    }
+    const smtp = endpointOf(account, 'smtp');
+    const password = this.deps.accounts.password(account);
+    if (!smtp || password === undefined) {
+      return { wait: new MailportError('AUTH_FAILED', { message: 'The account has no SMTP settings or password to send with; the message waits until they are entered.', protocol: 'smtp' }) };
+    }
+    return { kind: 'own', account, cred: { user: account.username ?? account.email, password } };
+  }
+
+  private async send(job: OutboxRow, route: Route, raw: Buffer): Promise<PoolSendResult> {
+    const envelope = { from: job.envelope_from, to: JSON.parse(job.recipients) as string[] };
+    if (route.kind === 'platform') {
+      return this.deps.pool.send({ key: 'platform', endpoint: route.relay.endpoint, cred: route.relay.cred, envelope, raw, trusted: true });
+    }
+    const a = route.account;
+    const smtp = endpointOf(a, 'smtp')!;
+    const preset = a.preset ? this.deps.catalog.get(a.preset) : undefined;
+    const fingerprint = credentialFingerprint([route.cred.user, a.password_enc, smtp.host, smtp.port, smtp.security], a.id);
+    return this.deps.pool.send({ key: `${a.id}:${fingerprint}`, endpoint: smtp, cred: route.cred, envelope, raw, provider: providerFacts(preset) });
+  }
+
+  /** Platform sends: From is the company unless its domain's DMARC forbids that (decided once, then kept). */
+  private async resolveSender(job: OutboxRow & { token: string }): Promise<Buffer> {
+    const tenant = await this.deps.repos.tenants.get(job.tenant_id);
+    const relay = this.deps.platform!;
+    if (!tenant) return job.raw;
+    const sender = await platformSender({ companyEmail: tenant.company_email, fromName: tenant.from_name, platformAddress: relay.fromAddress }, this.deps.resolveTxt);
+    let raw = job.raw;
+    if (sender.from.address.toLowerCase() !== tenant.company_email.toLowerCase()) raw = await replaceSender(job.raw, sender.from, sender.replyTo);
+    await this.deps.repos.outbox.replaceRaw(job.id, job.token, raw, this.now().toISOString());
+    return raw;
+  }
+
+  // ------------------------------------------------------------------ outcomes
+
+  private errorJson(err: MailportError, response: string | null): string {
+    const e: JobError = { code: err.code, message: err.message, hint: err.hint ?? null, response, at: this.now().toISOString() };
+    return JSON.stringify(e);
+  }
+
+  private async sent(job: OutboxRow & { token: string }, route: Route, r: Extract<PoolSendResult, { ok: true }>): Promise<void> {
+    const at = this.now().toISOString();
+    const copy = route.kind === 'own' ? (endpointOf(route.account, 'imap') ? 'pending' : 'skipped') : null;
+    const patch: OutboxPatch = {
+      status: 'sent', attempts: job.attempts + 1, response: r.response, accepted: JSON.stringify(r.accepted), rejected: JSON.stringify(r.rejected),
+      sent_at: at, last_error: null, sent_copy: copy, sent_copy_next_at: copy === 'pending' ? at : null, updated_at: at,
+    };
+    if (!(await this.deps.repos.outbox.finish(job.id, job.token, patch))) return this.lost(job);
+    this.log.info({ outboxId: job.id, accountId: job.account_id, accepted: r.accepted.length, rejected: r.rejected.length }, 'message sent');
+    await this.emit(job, 'message.sent', { messageId: job.message_id, accepted: r.accepted, rejected: r.rejected, response: r.response, sentAt: at });
+  }
+
+  private async fail(job: OutboxRow & { token: string }, err: MailportError, r: PoolSendResult | null, attempted: boolean): Promise<void> {
+    const at = this.now().toISOString();
+    const reply = err.response ?? null;
+    const rejected = r && !r.ok ? r.rejected : [];
+    const patch: OutboxPatch = { status: 'failed', attempts: job.attempts + (attempted ? 1 : 0), last_error: this.errorJson(err, reply), response: reply, rejected: JSON.stringify(rejected), updated_at: at };
+    if (!(await this.deps.repos.outbox.finish(job.id, job.token, patch))) return this.lost(job);
+    this.log.warn({ outboxId: job.id, accountId: job.account_id, code: err.code }, 'message failed');
+    await this.emit(job, 'message.failed', { messageId: job.message_id, error: { code: err.code, message: err.message, hint: err.hint ?? null, response: reply }, rejected });
+  }
+
+  /** A temporary failure: again after the backoff, or failed once the message is too old. */
+  private retryLater(job: OutboxRow & { token: string }, err: MailportError, attempted: boolean): Promise<void> {
+    const now = this.now().getTime();
+    const deadline = Date.parse(job.send_at ?? job.created_at) + this.options.maxAgeMs;
+    if (now >= deadline) return this.fail(job, err, null, attempted);
+    const next = Math.min(now + this.backoff(job.attempts + 1), deadline);
+    return this.defer(job, err, new Date(next), attempted);
+  }
+
+  /** Waiting on the account (red, switched off): not an attempt, no age limit, one event per cause. */
+  private wait(job: OutboxRow & { token: string }, err: MailportError): Promise<void> {
+    return this.defer(job, err, new Date(this.now().getTime() + this.options.accountWaitMs), false, true);
+  }
+
+  private async defer(job: OutboxRow & { token: string }, err: MailportError, until: Date, attempted: boolean, quietIfSame = false): Promise<void> {
+    const at = this.now().toISOString();
+    const reply = err.response ?? null;
+    const previous = job.last_error ? (JSON.parse(job.last_error) as JobError).code : null;
+    const patch: OutboxPatch = { status: 'deferred', attempts: job.attempts + (attempted ? 1 : 0), next_attempt_at: until.toISOString(), last_error: this.errorJson(err, reply), response: reply, updated_at: at };
+    if (!(await this.deps.repos.outbox.finish(job.id, job.token, patch))) return this.lost(job);
+    this.log.info({ outboxId: job.id, accountId: job.account_id, code: err.code, nextAttemptAt: patch.next_attempt_at }, 'message deferred');
+    if (quietIfSame && previous === err.code && job.status === 'deferred') return;
+    await this.emit(job, 'message.deferred', { messageId: job.message_id, attempts: patch.attempts, nextAttemptAt: patch.next_attempt_at, error: { code: err.code, message: err.message, hint: err.hint ?? null, response: reply } });
+  }
+
+  private lost(job: OutboxRow): void {
+    this.log.warn({ outboxId: job.id }, 'outbox job was taken over by another worker while in flight');
+  }
+
+  private async emit(job: OutboxRow, type: 'message.sent' | 'message.deferred' | 'message.failed', data: Record<string, unknown>): Promise<void> {
+    try {
+      await this.deps.events.emit(job.tenant_id, type, { id: job.id, accountId: job.account_id, ...data });
+    } catch (err) {
+      this.log.error({ err, outboxId: job.id, type }, 'could not record a message event');
+    }
+  }
+
+  /** The wait after attempt `n` (1-based), with jitter. */
+  backoff(n: number, schedule: readonly number[] = this.options.backoffMs): number {
+    const base = schedule[Math.min(Math.max(n, 1), schedule.length) - 1]!;
+    const spread = 1 - this.options.jitter + 2 * this.options.jitter * this.random();
+    return Math.max(0, Math.round(base * spread));
+  }
+
+  // ------------------------------------------------------------------ Sent copies
+
+  private async copyDue(): Promise<number> {
+    const now = this.now();
+    const token = `${this.workerId}:c${randomBytes(6).toString('hex')}`;
+    const until = new Date(now.getTime() + this.options.visibilityTimeoutMs).toISOString();
+    const jobs = await this.deps.repos.outbox.claimSentCopies(now.toISOString(), this.options.batchSize, token, until);
+    await Promise.allSettled(jobs.map((j) => this.copy(j, token).catch((err) => this.log.error({ err, outboxId: j.id }, 'could not record a Sent copy'))));
+    return jobs.length;
+  }
+
+  private async copy(job: OutboxRow, token: string): Promise<void> {
+    const at = this.now();
+    const account = job.account_id ? await this.deps.repos.accounts.get(job.tenant_id, job.account_id) : undefined;
+    const imap = account ? endpointOf(account, 'imap') : null;
+    const password = account ? this.deps.accounts.password(account) : undefined;
+    if (!account || !imap || password === undefined) {
+      await this.deps.repos.outbox.finishSentCopy(job.id, token, { sent_copy: 'skipped', sent_copy_next_at: null, updated_at: at.toISOString() });
+      return;
+    }
+    if (!this.deps.accounts.mayRetryAutomatically(account)) {
+      // the same credentials failed before: wait for a person, do not lock the mailbox
+      await this.deps.repos.outbox.finishSentCopy(job.id, token, { sent_copy: 'pending', sent_copy_next_at: new Date(at.getTime() + this.options.accountWaitMs).toISOString(), updated_at: at.toISOString() });
+      return;
+    }
+    const preset = account.preset ? this.deps.catalog.get(account.preset) : undefined;
+    try {
+      const r = await this.deps.copier.store({
+        imap, cred: { user: account.username ?? account.email, password }, raw: job.raw, messageId: job.message_id,
+        savesSentCopy: preset ? preset.savesSentCopy : null, sentFolderHint: preset?.sentFolder ?? undefined, provider: providerFacts(preset),
+      });
+      await this.deps.repos.outbox.finishSentCopy(job.id, token, { sent_copy: r.result, sent_copy_attempts: job.sent_copy_attempts + 1, sent_copy_next_at: null, updated_at: this.now().toISOString() });
+      this.log.info({ outboxId: job.id, accountId: account.id, result: r.result, folder: r.folder }, 'sent copy done');
+    } catch (err) {
+      const attempts = job.sent_copy_attempts + 1;
+      const done = attempts >= this.options.sentCopyAttempts;
+      const next = done ? null : new Date(this.now().getTime() + this.backoff(attempts, this.options.sentCopyBackoffMs)).toISOString();
+      await this.deps.repos.outbox.finishSentCopy(job.id, token, { sent_copy: done ? 'failed' : 'pending', sent_copy_attempts: attempts, sent_copy_next_at: next, updated_at: this.now().toISOString() });
+      const code = err instanceof MailportError ? err.code : 'INTERNAL';
+      this.log.warn({ outboxId: job.id, accountId: account.id, code, attempts, final: done }, 'sent copy failed');
+      if (err instanceof MailportError && AUTH_CODES.has(err.code)) {
+        await this.deps.accounts.recordFailure(job.tenant_id, account.id, { code: err.code, message: err.message, hint: err.hint ?? null });
+      }
+    }
+  }
+}

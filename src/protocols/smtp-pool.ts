@@ -1,0 +1,213 @@
+/**
+ * Pooled SMTP sending for the outbox worker: one nodemailer pool transport per account and
+ * credential fingerprint (a changed password gets a new pool; the old one is closed), at most
+ * `perAccount` connections each and `total` sends in flight overall. User hosts pass the
+ * address guard first and are connected by address with the user's name for SNI and the
+ * certificate check; the platform processor (operator-trusted) does not. Transports idle longer
+ * than `idleMs` are closed.
+ *
+ * Failures come back classified (AUTH_FAILED, LIMIT_REACHED, SEND_REJECTED, TIMEOUT, ...) with
+ * the SMTP reply code, so the worker can decide: 2xx sent, 4xx later, 5xx failed.
+ *
+ * @example
+ *   const pool = new SmtpPool({ guard });
+ *   const r = await pool.send({ key: 'acc_1:fp', endpoint, cred, envelope: { from, to }, raw });
+ *   if (r.ok) console.log(r.response, r.rejected);
+ *   await pool.close();
+ */
+import nodemailer, { type Transporter } from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import type { MailportError } from '../core/errors.js';
+import type { Credentials, Endpoint } from '../core/types.js';
+import type { AddressGuard } from '../net/guard.js';
+import { classify, type CheckPhase, type ProviderFacts } from './classify.js';
+import { tlsOptions } from './tls.js';
+
+export interface SmtpPoolOptions {
+  guard: AddressGuard;
+  /** connections per account (default 3) */
+  perAccount?: number;
+  /** sends in flight over all accounts (default 50) */
+  total?: number;
+  /** connect, greeting and socket inactivity bound (default 60 s) */
+  timeoutMs?: number;
+  /** close a transport unused for this long (default 60 s) */
+  idleMs?: number;
+  /** EHLO name */
+  clientName?: string;
+  logger?: { debug(o: object, m?: string): void; warn(o: object, m?: string): void };
+}
+
+export interface PoolSendInput {
+  /** identifies the pool: account id plus credential fingerprint */
+  key: string;
+  endpoint: Endpoint;
+  cred: Credentials;
+  envelope: { from: string; to: string[] };
+  raw: Buffer;
+  provider?: ProviderFacts;
+  /** the platform processor: configured by the operator, not guarded; `smtp://` upgrades when offered */
+  trusted?: boolean;
+}
+
+export type PoolSendResult =
+  | { ok: true; response: string; accepted: string[]; rejected: Array<{ address: string; response: string }> }
+  | { ok: false; error: MailportError; responseCode: number | null; rejected: Array<{ address: string; response: string }> };
+
+interface Entry {
+  transport: Transporter<SMTPTransport.SentMessageInfo>;
+  lastUsed: number;
+  busy: number;
+}
+
+type RawRejected = { recipient?: string; response?: string };
+
+function addresses(list: unknown): string[] {
+  return Array.isArray(list) ? list.map((a) => (typeof a === 'string' ? a : (a as { address: string }).address)) : [];
+}
+
+function rejections(list: unknown, errors: unknown): Array<{ address: string; response: string }> {
+  const errs = Array.isArray(errors) ? (errors as RawRejected[]) : [];
+  return addresses(list).map((address) => ({ address, response: errs.find((e) => e.recipient === address)?.response ?? '' }));
+}
+
+function phaseOf(err: unknown): CheckPhase {
+  const e = err as { code?: string; command?: string };
+  if (e?.code === 'EAUTH' || /^AUTH/i.test(e?.command ?? '')) return 'auth';
+  if (e?.command === 'CONN' || e?.code === 'ECONNECTION' || e?.code === 'ESOCKET') return 'connect';
+  if (e?.code === 'ETLS') return 'tls';
+  return 'command';
+}
+
+export class SmtpPool {
+  private readonly entries = new Map<string, Promise<Entry>>();
+  private readonly perAccount: number;
+  private readonly total: number;
+  private readonly timeoutMs: number;
+  private readonly idleMs: number;
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly options: SmtpPoolOptions) {
+    this.perAccount = options.perAccount ?? 3;
+    this.total = options.total ?? 50;
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.idleMs = options.idleMs ?? 60_000;
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1_000, Math.min(this.idleMs, 30_000)));
+    this.sweeper.unref();
+  }
+
+  /** Transports open now (tests and metrics). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async send(input: PoolSendInput): Promise<PoolSendResult> {
+    await this.acquire();
+    let entry: Entry | undefined;
+    try {
+      entry = await this.entry(input);
+      entry.busy++;
+      const info = await entry.transport.sendMail({ envelope: input.envelope, raw: input.raw });
+      const extra = info as unknown as { rejectedErrors?: unknown };
+      return { ok: true, response: info.response, accepted: addresses(info.accepted), rejected: rejections(info.rejected, extra.rejectedErrors) };
+    } catch (err) {
+      const e = err as { responseCode?: number; rejected?: unknown; rejectedErrors?: unknown };
+      const error = classify(err, { protocol: 'smtp', endpoint: input.endpoint, provider: input.provider, phase: phaseOf(err), auth: input.cred.accessToken ? 'token' : 'password' });
+      // a refused login, or a broken connection, must not be reused by the next message
+      if (error.code !== 'SEND_REJECTED' && error.code !== 'LIMIT_REACHED') this.drop(input.key);
+      return { ok: false, error, responseCode: typeof e?.responseCode === 'number' ? e.responseCode : null, rejected: rejections(e?.rejected, e?.rejectedErrors) };
+    } finally {
+      if (entry) {
+        entry.busy--;
+        entry.lastUsed = Date.now();
+      }
+      this.release();
+    }
+  }
+
+  /** Closes every transport (connections finish the message they carry first). */
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    const all = [...this.entries.keys()];
+    for (const key of all) this.drop(key);
+  }
+
+  private entry(input: PoolSendInput): Promise<Entry> {
+    let p = this.entries.get(input.key);
+    if (!p) {
+      p = this.create(input);
+      this.entries.set(input.key, p);
+      // a transport that could not be built (guard refused the host) is not kept
+      p.catch(() => this.entries.delete(input.key));
+    }
+    return p;
+  }
+
+  private async create(input: PoolSendInput): Promise<Entry> {
+    const ep = input.endpoint;
+    const resolved = input.trusted ? { host: ep.host, address: ep.host } : await this.options.guard.resolve(ep.host);
+    const auth = input.cred.accessToken
+      ? { type: 'OAuth2' as const, user: input.cred.user, accessToken: input.cred.accessToken }
+      : input.cred.password !== undefined
+        ? { user: input.cred.user, pass: input.cred.password }
+        : undefined;
+    const transport = nodemailer.createTransport({
+      pool: true,
+      maxConnections: this.perAccount,
+      maxMessages: 100,
+      host: resolved.address,
+      port: ep.port,
+      secure: ep.security === 'tls',
+      // the operator's smtp:// relay upgrades when it offers STARTTLS; user accounts get what they chose
+      requireTLS: ep.security === 'starttls' && !input.trusted,
+      ignoreTLS: ep.security === 'none',
+      tls: tlsOptions(resolved.host),
+      name: this.options.clientName,
+      auth,
+      connectionTimeout: this.timeoutMs,
+      greetingTimeout: this.timeoutMs,
+      socketTimeout: this.timeoutMs,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+      logger: false,
+      debug: false,
+    });
+    // without a listener an 'error' event (a pooled connection dying while idle) would crash the process
+    transport.on('error', (err: Error) => this.options.logger?.debug({ err: { name: err.name, code: (err as NodeJS.ErrnoException).code } }, 'smtp pool transport error'));
+    return { transport, lastUsed: Date.now(), busy: 0 };
+  }
+
+  private drop(key: string): void {
+    const p = this.entries.get(key);
+    if (!p) return;
+    this.entries.delete(key);
+    p.then((e) => e.transport.close(), () => {});
+  }
+
+  private sweep(): void {
+    const cutoff = Date.now() - this.idleMs;
+    for (const [key, p] of this.entries) {
+      p.then((e) => {
+        if (e.busy === 0 && e.lastUsed < cutoff && this.entries.get(key) === p) this.drop(key);
+      }, () => {});
+    }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.inFlight < this.total) {
+      this.inFlight++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(() => {
+      this.inFlight++;
+      resolve();
+    }));
+  }
+
+  private release(): void {
+    this.inFlight--;
+    this.waiting.shift()?.();
+  }
+}

@@ -1,0 +1,142 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { DIALECTS, type TestDatabase } from '../../test/helpers/databases.js';
+import { openStore, migrateToLatest, repositories, type Store, type Repositories, type OutboxRow } from './index.js';
+
+const T0 = '2030-01-01T00:00:00.000Z';
+const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
+
+let seq = 0;
+function job(over: Partial<OutboxRow> = {}): OutboxRow {
+  const id = `msg_${String(++seq).padStart(6, '0')}`;
+  return {
+    id, tenant_id: 'ten_a', account_id: 'acc_1', status: 'queued', idempotency_key: null, request_hash: 'h1',
+    // every byte value, so a text round trip would show
+    raw: Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+    sender_resolved: 1, envelope_from: 'a@example.test', recipients: '["b@example.test"]', recipient_count: 1, message_id: `<${id}@example.test>`,
+    subject: 'Hi', attempts: 0, next_attempt_at: T0, send_at: null, locked_by: null, locked_until: null, last_error: null, response: null,
+    accepted: null, rejected: null, sent_at: null, sent_copy: null, sent_copy_attempts: 0, sent_copy_next_at: null, created_at: T0, updated_at: T0,
+    ...over,
+  };
+}
+
+// The outbox repository on every dialect: SQLite (one process) and PostgreSQL (several workers claim together).
+for (const { dialect, make } of DIALECTS) {
+  describe(`outbox repository on ${dialect}`, () => {
+    let tdb: TestDatabase;
+    let store: Store;
+    let second: Store;
+    let repo: Repositories;
+    let repo2: Repositories;
+
+    before(async () => {
+      tdb = await make();
+      store = openStore(tdb.url);
+      second = openStore(tdb.url);
+      await migrateToLatest(store.db);
+      repo = repositories(store);
+      repo2 = repositories(second);
+      for (const t of ['ten_a', 'ten_b']) {
+        await repo.tenants.insert(
+          { id: t, name: t, company_email: `${t}@example.test`, from_name: null, created_at: T0, updated_at: T0 },
+          { id: `key_${t}`, tenant_id: t, key_hash: `hash_${t}`, prefix: 'mp_x', created_at: T0, last_used_at: null },
+        );
+      }
+    });
+    after(async () => {
+      await store?.close();
+      await second?.close();
+      await tdb?.drop();
+    });
+
+    test('stores the message bytes exactly and hides them from views', async () => {
+      const row = job();
+      const { created } = await repo.outbox.insert(row);
+      assert.equal(created, true);
+      const full = await repo.outbox.getFull(row.id);
+      assert.ok(Buffer.isBuffer(full!.raw));
+      assert.ok(full!.raw.equals(row.raw));
+      const view = await repo.outbox.get('ten_a', row.id);
+      assert.equal((view as Record<string, unknown>).raw, undefined);
+      assert.equal(await repo.outbox.get('ten_b', row.id), undefined, 'another tenant sees nothing');
+    });
+
+    test('an idempotency key is unique per tenant: the second insert (also a racing one) returns the first', async () => {
+      const a = job({ idempotency_key: 'k1', request_hash: 'one' });
+      const b = job({ idempotency_key: 'k1', request_hash: 'two' });
+      const [ra, rb] = await Promise.all([repo.outbox.insert(a), repo2.outbox.insert(b)]);
+      assert.equal([ra.created, rb.created].filter(Boolean).length, 1);
+      assert.equal(ra.row.id, rb.row.id);
+      const other = await repo.outbox.insert(job({ tenant_id: 'ten_b', idempotency_key: 'k1' }));
+      assert.equal(other.created, true, 'the same key in another tenant is another message');
+    });
+
+    test('lists by status and account, paging by id', async () => {
+      await repo.outbox.insert(job({ account_id: 'acc_list', status: 'failed' }));
+      await repo.outbox.insert(job({ account_id: 'acc_list', status: 'sent' }));
+      await repo.outbox.insert(job({ account_id: 'acc_list', status: 'sent' }));
+      const sent = await repo.outbox.list('ten_a', { accountId: 'acc_list', status: 'sent', limit: 10 });
+      assert.equal(sent.length, 2);
+      const first = await repo.outbox.list('ten_a', { accountId: 'acc_list', limit: 1 });
+      const rest = await repo.outbox.list('ten_a', { accountId: 'acc_list', after: first[0]!.id, limit: 10 });
+      assert.equal(rest.length, 2);
+      assert.ok(rest.every((r) => r.id > first[0]!.id));
+    });
+
+    test('two workers claiming at once never get the same job; only due jobs are claimed', async () => {
+      await store.db.deleteFrom('outbox').execute();
+      for (let i = 0; i < 20; i++) await repo.outbox.insert(job({ next_attempt_at: at(i % 2 === 0 ? 0 : 3600), status: i % 4 === 1 ? 'deferred' : 'queued' }));
+      await repo.outbox.insert(job({ status: 'sent' }));
+      const [a, b] = await Promise.all([repo.outbox.claimDue(at(10), 8, 'A', at(70)), repo2.outbox.claimDue(at(10), 8, 'B', at(70))]);
+      const ids = [...a, ...b].map((r) => r.id);
+      assert.equal(new Set(ids).size, ids.length, 'no job claimed twice');
+      assert.equal(ids.length, 10, 'every due job, none of the later ones');
+      assert.ok(a.every((r) => r.status === 'sending' && r.locked_by === 'A' && Buffer.isBuffer(r.raw)));
+      assert.deepEqual(await repo.outbox.claimDue(at(10), 8, 'C', at(70)), []);
+    });
+
+    test('an outcome is written only by the claim that holds the job; an expired claim is taken over', async () => {
+      await store.db.deleteFrom('outbox').execute();
+      const row = job();
+      await repo.outbox.insert(row);
+      const [claimed] = await repo.outbox.claimDue(at(0), 1, 'A', at(60));
+      assert.equal(claimed!.id, row.id);
+      assert.deepEqual(await repo.outbox.claimDue(at(30), 1, 'B', at(90)), [], 'held while the claim is fresh');
+      const [taken] = await repo2.outbox.claimDue(at(61), 1, 'B', at(120));
+      assert.equal(taken!.id, row.id, 'taken over after the visibility timeout');
+      assert.equal(await repo.outbox.finish(row.id, 'A', { status: 'sent', updated_at: at(62) }), false, 'the old claim cannot write');
+      assert.equal(await repo2.outbox.finish(row.id, 'B', { status: 'deferred', attempts: 1, next_attempt_at: at(300), updated_at: at(62) }), true);
+      const after = await repo.outbox.get('ten_a', row.id);
+      assert.equal(after!.status, 'deferred');
+      assert.equal(after!.locked_by, null);
+      assert.equal(after!.attempts, 1);
+    });
+
+    test('Sent copies are claimed once each and come due again when a worker dies', async () => {
+      await store.db.deleteFrom('outbox').execute();
+      const row = job({ status: 'sent', sent_copy: 'pending', sent_copy_next_at: at(0) });
+      await repo.outbox.insert(row);
+      const [a, b] = await Promise.all([repo.outbox.claimSentCopies(at(1), 5, 'A', at(61)), repo2.outbox.claimSentCopies(at(1), 5, 'B', at(61))]);
+      assert.equal(a.length + b.length, 1);
+      const holder = a.length ? 'A' : 'B';
+      assert.deepEqual(await repo.outbox.claimSentCopies(at(30), 5, 'C', at(90)), []);
+      const [again] = await repo.outbox.claimSentCopies(at(62), 5, 'D', at(122));
+      assert.equal(again!.id, row.id, 'due again after the claim ran out');
+      assert.equal(await repo.outbox.finishSentCopy(row.id, holder, { sent_copy: 'stored', updated_at: at(63) }), false);
+      assert.equal(await repo.outbox.finishSentCopy(row.id, 'D', { sent_copy: 'stored', sent_copy_attempts: 1, updated_at: at(63) }), true);
+      assert.equal((await repo.outbox.get('ten_a', row.id))!.sent_copy, 'stored');
+    });
+
+    test('replaceRaw changes the bytes of a held job only', async () => {
+      await store.db.deleteFrom('outbox').execute();
+      const row = job({ sender_resolved: 0 });
+      await repo.outbox.insert(row);
+      await repo.outbox.claimDue(at(0), 1, 'A', at(60));
+      assert.equal(await repo.outbox.replaceRaw(row.id, 'X', Buffer.from('nope'), at(1)), false);
+      assert.equal(await repo.outbox.replaceRaw(row.id, 'A', Buffer.from('From: x\r\n\r\nhi'), at(1)), true);
+      const full = await repo.outbox.getFull(row.id);
+      assert.equal(full!.raw.toString(), 'From: x\r\n\r\nhi');
+      assert.equal(full!.sender_resolved, 1);
+    });
+  });
+}
