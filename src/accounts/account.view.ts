@@ -6,6 +6,8 @@ export interface AccountLimits {
   perMinute: number | null;
   perHour: number | null;
   recipientsPerMessage: number | null;
+  /** over its limits, hand mail to the platform processor instead of deferring it (tenant's choice; default false) */
+  fallbackToPlatform: boolean;
 }
 
 export interface Warning {

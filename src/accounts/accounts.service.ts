@@ -44,7 +44,7 @@ export interface AccountInput {
   receiveEmails?: boolean;
   sendVia?: 'own' | 'platform';
   enabled?: boolean;
-  limits?: { perDay?: number | null; perMinute?: number | null; perHour?: number | null; recipientsPerMessage?: number | null } | null;
+  limits?: { perDay?: number | null; perMinute?: number | null; perHour?: number | null; recipientsPerMessage?: number | null; fallbackToPlatform?: boolean } | null;
   campaignId?: string | null;
 }
 
@@ -136,6 +136,12 @@ export interface AccountsServiceDeps {
   /** whether MAILPORT_PLATFORM_SMTP_URL is set */
   platformConfigured: boolean;
   events?: EventSink;
+  /** OAuth sign-in of gmail/outlook accounts (the oauth module); absent: they cannot log in */
+  oauth?: {
+    credentials(row: AccountRow): Promise<Credentials>;
+    verify(row: AccountRow): Promise<{ status: string; checks: CheckResult[] }>;
+    erase(accountId: string): Promise<void>;
+  };
   /** counted usage against the limits (the outbound module's SendLimiter); absent: nothing counted */
   usage?: (row: AccountRow) => Promise<Usage>;
   now?: () => Date;
@@ -226,12 +232,14 @@ export class AccountsService {
       updated_at: this.now().toISOString(),
     });
     if (!saved) throw notFound('Account');
+    await this.deps.oauth?.erase(id);
     return this.view(saved);
   }
 
   /** A person asked: check now with the stored settings, whatever failed before, and record the outcome. */
   async verify(tenantId: string, id: string): Promise<{ status: string; checks: CheckResult[] }> {
     const row = await this.row(tenantId, id);
+    if ((row.type === 'gmail' || row.type === 'outlook') && this.deps.oauth) return this.deps.oauth.verify(row);
     const draft = this.draftFrom(row, {});
     const checks = await this.runChecks(draft, row);
     const required = this.requiredKinds(draft);
@@ -257,16 +265,19 @@ export class AccountsService {
     const to = (input.to ?? row.email).trim();
     if (!EMAIL_RE.test(to) || to.length > 254) throw invalid('to', 'to must be an address such as name@example.com');
     const smtp = endpointOf(row, 'smtp');
-    if (row.type === 'gmail' || row.type === 'outlook') {
+    const oauthType = row.type === 'gmail' || row.type === 'outlook';
+    if (oauthType && !this.deps.oauth) {
       throw new MailportError('OAUTH_REQUIRED', { message: 'This account has not been signed in yet.', hint: `Use "Sign in with ${row.type === 'gmail' ? 'Google' : 'Microsoft'}" first.`, protocol: 'smtp' });
     }
     if (row.type === 'platform' || row.send_via === 'platform' || !smtp) {
       throw new MailportError('CONFLICT', { message: 'This account sends through the platform mail processor, not its own SMTP server; a test send needs an account that sends itself.' });
     }
-    const password = this.password(row);
-    if (!password) throw new MailportError('AUTH_FAILED', { message: 'No password is stored for this account.', hint: 'Enter the password (or app password) again.', field: 'password', protocol: 'smtp' });
+    // gmail/outlook: a fresh access token (or the password kept until the move to OAuth is signed in)
+    const oauthCred = oauthType ? await this.deps.oauth!.credentials(row) : undefined;
+    const password = oauthCred ? undefined : this.password(row);
+    if (!oauthCred && !password) throw new MailportError('AUTH_FAILED', { message: 'No password is stored for this account.', hint: 'Enter the password (or app password) again.', field: 'password', protocol: 'smtp' });
     const preset = row.preset ? this.deps.catalog.get(row.preset) : undefined;
-    const { result, sent } = await this.deps.testSender(smtp, { user: row.username ?? row.email, password }, {
+    const { result, sent } = await this.deps.testSender(smtp, oauthCred ?? { user: row.username ?? row.email, password }, {
       from: { name: row.from_name, address: row.email },
       to,
       subject: 'Mailport test email',
@@ -345,6 +356,7 @@ export class AccountsService {
       perMinute: pick(own.perMinute, preset?.limits.perMinute),
       perHour: pick(own.perHour, preset?.limits.perHour),
       recipientsPerMessage: pick(own.recipientsPerMessage, preset?.limits.recipientsPerMessage),
+      fallbackToPlatform: own.fallbackToPlatform === true,
     };
   }
 
@@ -547,7 +559,8 @@ export class AccountsService {
       email: draft.email,
       from_name: draft.fromName,
       username: draft.username,
-      password_enc: draft.type === 'gmail' || draft.type === 'outlook' ? null : passwordEnc,
+      // gmail/outlook take no password; one kept from before a move to OAuth is erased once the sign-in works
+      password_enc: draft.type === 'gmail' || draft.type === 'outlook' ? current?.password_enc ?? null : passwordEnc,
       ...(ep('smtp') as { smtp_host: string | null; smtp_port: number | null; smtp_security: string | null }),
       ...(ep('imap') as { imap_host: string | null; imap_port: number | null; imap_security: string | null }),
       ...(ep('pop') as { pop_host: string | null; pop_port: number | null; pop_security: string | null }),

@@ -52,6 +52,7 @@ export const OutboxItem = Type.Object({
   messageId: Type.String(),
   sentAt: Nullable(Type.String()),
   sentCopy: Nullable(Type.String({ description: 'stored, skipped or failed; null while pending or for platform sends' })),
+  via: Nullable(Type.String({ description: 'own (the account\'s SMTP) or platform (the platform processor, also when an account over its limits hands mail to it); null until sent' })),
   accepted: Type.Array(Type.String()),
   rejected: Type.Array(Type.Object({ address: Type.String(), response: Type.String() })),
   subject: Type.String(),

@@ -60,8 +60,11 @@ const AccountType = Type.Union([Type.Literal('smtp_imap'), Type.Literal('gmail')
 const Limit = Nullable(Type.Integer({ minimum: 1, maximum: 10_000_000 }));
 const LimitsInput = Nullable(
   Type.Object(
-    { perDay: Type.Optional(Limit), perMinute: Type.Optional(Limit), perHour: Type.Optional(Limit), recipientsPerMessage: Type.Optional(Limit) },
-    { additionalProperties: false, description: 'lower the provider limits for this account' },
+    {
+      perDay: Type.Optional(Limit), perMinute: Type.Optional(Limit), perHour: Type.Optional(Limit), recipientsPerMessage: Type.Optional(Limit),
+      fallbackToPlatform: Type.Optional(Type.Boolean({ description: 'over the limits, send through the platform processor instead of deferring (default false)' })),
+    },
+    { additionalProperties: false, description: 'lower the provider limits for this account, and choose what happens over them' },
   ),
 );
 const Password = Type.String({ minLength: 1, maxLength: 1024, pattern: '^[^\\r\\n\\u0000]*$', description: 'never returned' });
@@ -112,7 +115,7 @@ export const Account = Type.Object(
     statusColor: Type.Union([Type.Literal('grey'), Type.Literal('green'), Type.Literal('red')]),
     lastError: LastError,
     warnings: Type.Array(Warning),
-    limits: Type.Object({ perDay: Nullable(Type.Integer()), perMinute: Nullable(Type.Integer()), perHour: Nullable(Type.Integer()), recipientsPerMessage: Nullable(Type.Integer()) }),
+    limits: Type.Object({ perDay: Nullable(Type.Integer()), perMinute: Nullable(Type.Integer()), perHour: Nullable(Type.Integer()), recipientsPerMessage: Nullable(Type.Integer()), fallbackToPlatform: Type.Boolean() }),
     campaignId: Nullable(Type.String()),
     verifiedAt: Nullable(Type.String()),
     createdAt: Type.String(),

@@ -16,11 +16,15 @@ import { catalogRoutes, type DiscoverFn } from './routes/catalog.routes.js';
 import { tenantRoutes } from './routes/tenants.routes.js';
 import { webhookRoutes } from './routes/webhooks.routes.js';
 import { outboxRoutes } from './routes/outbox.routes.js';
+import { correspondenceRoutes } from './routes/correspondence.routes.js';
+import type { CorrespondenceService } from '../inbound/correspondence.service.js';
 import type { OutboxService } from '../outbound/outbox.service.js';
 import { connectRoutes } from './routes/connect.routes.js';
 import { webRoutes, type WebOptions } from './routes/web.routes.js';
 import type { ConnectSessionsService } from '../tenants/connect-sessions.service.js';
 import { Account, Endpoint, ErrorBody } from './schemas.js';
+import type { OAuthService } from '../oauth/oauth.service.js';
+import { oauthRoutes } from './routes/oauth.routes.js';
 
 export interface ServerDeps {
   logger: Logger;
@@ -36,10 +40,20 @@ export interface ServerDeps {
   version: string;
   /** sending and the outbox; without it, their routes are absent */
   outbox?: OutboxService;
+  /** recorded correspondence (GET /v1/messages...); without it, its routes are absent */
+  correspondence?: CorrespondenceService;
   /** connect sessions of the hosted settings page; without them, their routes and tokens are absent */
   connectSessions?: ConnectSessionsService;
   /** the hosted settings page at /connect; without it, not served */
   web?: WebOptions;
+  /** OAuth apps, sign-in URLs and the callback; publicUrl is where the callback is reached */
+  oauth?: { service: OAuthService; publicUrl: string };
+}
+
+/** Fastify's request log fields, with the query of /oauth/callback left out. */
+function requestForLog(req: { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) {
+  const url = req.url ?? '';
+  return { method: req.method, url: url.startsWith('/oauth/callback') ? url.replace(/\?.*$/, '?[redacted]') : url, host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
 }
 
 /**
@@ -64,6 +78,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // errors the router raises before a route is found (an over-long id) get the API's error body too
     frameworkErrors: (err, req, reply) => void errorHandler(err, req, reply),
+    // the OAuth callback's query carries the authorization code and state: logged without it
+    childLoggerFactory: (logger, bindings, opts) => logger.child(bindings, { ...opts, serializers: { ...(opts as { serializers?: object }).serializers, req: requestForLog } }),
   });
 
   app.addHook('onSend', async (req, reply) => {
@@ -82,7 +98,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         { name: 'accounts', description: 'Connected email providers' },
         { name: 'webhooks', description: 'Signed event notifications to your URLs, and their delivery log' },
         { name: 'sending', description: 'Queue messages and follow them in the outbox' },
+        { name: 'correspondence', description: 'Messages exchanged through connected mailboxes: threads, contacts, raw messages' },
         { name: 'connect', description: 'Links to the hosted settings page (connect sessions)' },
+        { name: 'oauth', description: 'OAuth apps (admin) and the sign-in callback' },
         { name: 'operations', description: 'Health, readiness, documents' },
       ],
     },
@@ -124,7 +142,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   accountRoutes(app, deps.accounts);
   webhookRoutes(app, deps.webhooks);
   if (deps.outbox) outboxRoutes(app, deps.outbox);
+  if (deps.correspondence) correspondenceRoutes(app, deps.correspondence);
   if (deps.connectSessions) connectRoutes(app, deps.connectSessions);
+  if (deps.oauth) oauthRoutes(app, deps.oauth.service, deps.oauth.publicUrl);
   if (deps.web) await app.register(webRoutes, deps.web);
 
   return app;

@@ -61,6 +61,10 @@ export const ERRORS = {
   SEND_REJECTED: { status: 422, category: 'mail_server', action: 'fail', message: 'The mail server refused the message.', hint: 'Read the server\'s reply; check the recipient addresses and the From address.' },
   LIMIT_REACHED: { status: 422, category: 'mail_server', action: 'retry_later', message: 'The sending limit for this mailbox has been reached.', hint: 'Mail will go out when the limit window allows; lower the volume or raise the limit if your provider allows more.' },
   OAUTH_REVOKED: { status: 422, category: 'mail_server', action: 'reauthorize', message: 'Access to this mailbox was revoked or has expired.', hint: 'Sign in again.' },
+
+  // ---- OAuth sign-in (the callback redirects to returnUrl with status=error&code=...) ----
+  OAUTH_WRONG_ACCOUNT: { status: 422, category: 'access', action: 'reauthorize', message: 'You signed in with a different email address than the one this account is for.', hint: 'Sign in again with the address shown for this account, or add an account for the address you used.' },
+  OAUTH_FAILED: { status: 422, category: 'access', action: 'reauthorize', message: 'The sign-in with the provider did not complete.', hint: 'Try signing in again; if it keeps failing, the operator should check the OAuth app (client id, secret and redirect URI).' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

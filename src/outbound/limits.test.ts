@@ -229,6 +229,8 @@ for (const { dialect, make } of DIALECTS) {
       assert.equal(r.retryAt.getTime(), T0 + 24 * H);
       reserved(await limiter.reserve(other, spec, 1), 'other accounts are not blocked');
       assert.equal(refused(await limiter.reserve(acc, { countsRecipients: true }, 1)).reason, 'penalty', 'a block holds even without limits');
+      assert.equal((await limiter.blockedUntil(acc))?.getTime(), T0 + 24 * H, 'the longest block, read without reserving');
+      assert.equal(await limiter.blockedUntil(other), null);
 
       const u = await limiter.usage(acc, spec);
       assert.deepEqual(u, { perDay: 500, perMinute: null, sentInWindow: 10, remaining: 0, windowResetsAt: new Date(T0 + 24 * H).toISOString() });

@@ -145,6 +145,15 @@ export class SendLimiter {
   }
 
   /**
+   * When the provider's block on the account ends, or null when none holds it now. A read only:
+   * for accounts without limits of their own, which have nothing to reserve but must still rest.
+   */
+  async blockedUntil(accountId: string): Promise<Date | null> {
+    const block = await this.repo.activeBlock(accountId, iso(this.now().getTime()));
+    return block ? new Date(Date.parse(block.until)) : null;
+  }
+
+  /**
    * The numbers `GET /v1/accounts/:id/usage` shows. The main window is the day window when the
    * spec has a day limit (or no limit at all), else the hour, else the minute window.
    */

@@ -57,6 +57,9 @@ export function createOutbound(deps: {
   platformFrom: string | null;
   logger: Logger;
   options?: OutboundOptions;
+  /** access tokens of gmail/outlook accounts (the oauth module) */
+  oauth?: SendWorkerDeps['oauth'];
+  recordSent?: SendWorkerDeps['recordSent'];
 }): Outbound {
   const o = deps.options ?? {};
   const log = deps.logger.child({ module: 'outbound' });
@@ -76,10 +79,12 @@ export function createOutbound(deps: {
     pool,
     copier,
     events: deps.events,
+    recordSent: deps.recordSent,
     platform: relay,
     resolveTxt: o.resolveTxt ?? defaultResolveTxt(),
     logger: deps.logger,
     options: o.worker,
+    oauth: deps.oauth,
   });
   return {
     outbox, worker, limiter: deps.limiter, pool,

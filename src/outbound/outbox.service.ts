@@ -114,6 +114,7 @@ export class OutboxService {
       sent_copy: null,
       sent_copy_attempts: 0,
       sent_copy_next_at: null,
+      via: null,
       created_at: at,
       updated_at: at,
     };

@@ -21,6 +21,8 @@ export interface OutboxView {
   messageId: string;
   sentAt: string | null;
   sentCopy: 'stored' | 'skipped' | 'failed' | null;
+  /** which way it went out: the account's own SMTP or the platform processor; null until sent */
+  via: 'own' | 'platform' | null;
   accepted: string[];
   rejected: Array<{ address: string; response: string }>;
   subject: string;
@@ -59,6 +61,7 @@ export function toOutboxView(row: OutboxSummary): OutboxView {
     messageId: row.message_id,
     sentAt: row.sent_at,
     sentCopy,
+    via: row.via === 'own' || row.via === 'platform' ? row.via : null,
     accepted: json<string[]>(row.accepted, []),
     rejected: json<Array<{ address: string; response: string }>>(row.rejected, []),
     subject: row.subject,

@@ -11,7 +11,7 @@ import { providerFacts } from '../protocols/verify.js';
 import { replaceSender } from '../protocols/mime.js';
 import type { PoolSendResult, SmtpPool } from '../protocols/smtp-pool.js';
 import { platformSender, type ResolveTxt } from './dmarc.js';
-import { limitSpecFor, type SendLimiter } from './limits.js';
+import { limitSpecFor, type Reservation, type SendLimiter } from './limits.js';
 import type { SentCopier } from './sent-copy.js';
 import type { PlatformRelay } from './platform.js';
 import { sendsViaPlatform } from './outbox.service.js';
@@ -58,7 +58,7 @@ export interface SendWorkerDeps {
   repos: Pick<Repositories, 'outbox' | 'accounts' | 'tenants'>;
   accounts: Pick<AccountsService, 'password' | 'recordFailure' | 'mayRetryAutomatically' | 'effectiveLimits'>;
   catalog: Catalog;
-  limiter: Pick<SendLimiter, 'reserve' | 'release' | 'penalize'>;
+  limiter: Pick<SendLimiter, 'reserve' | 'release' | 'penalize' | 'blockedUntil'>;
   pool: Pick<SmtpPool, 'send'>;
   copier: Pick<SentCopier, 'store'>;
   events: { emit(tenantId: string, type: 'message.sent' | 'message.deferred' | 'message.failed', data: Record<string, unknown>): Promise<void> };
@@ -68,6 +68,10 @@ export interface SendWorkerDeps {
   options?: Partial<SendWorkerOptions>;
   now?: () => Date;
   random?: () => number;
+  /** fresh access tokens of gmail/outlook accounts (the oauth module) */
+  oauth?: { credentials(account: AccountRow, opts?: { rejected?: string }): Promise<Credentials> };
+  /** records a sent message as correspondence (the inbound module); a failure never makes the message look unsent */
+  recordSent?: (job: OutboxRow) => Promise<unknown>;
 }
 
 const AUTH_CODES = new Set(['AUTH_FAILED', 'APP_PASSWORD_REQUIRED', 'OAUTH_REQUIRED', 'OAUTH_REVOKED']);
@@ -75,7 +79,7 @@ const AUTH_CODES = new Set(['AUTH_FAILED', 'APP_PASSWORD_REQUIRED', 'OAUTH_REQUI
 /** Where one job goes out. */
 type Route =
   | { kind: 'own'; account: AccountRow; cred: Credentials }
-  | { kind: 'platform'; account: AccountRow | null; relay: PlatformRelay };
+  | { kind: 'platform'; account: AccountRow | null; relay: PlatformRelay; overflow?: { envelopeFrom: string } };
 
 /**
  * Sends the outbox: claims due jobs, routes each to its account's SMTP or the platform
@@ -83,7 +87,8 @@ type Route =
  * `GET /v1/outbox/:id`, announced by webhook). 2xx: sent. 4xx, a lost connection or a timeout:
  * deferred with backoff and jitter, failed after `maxAgeMs`. 5xx: failed with the reply. A
  * refused login turns the account red and the job waits for it (never failed for that). A
- * provider's limit reply, or our own count, defers the job to when the window allows. A second
+ * provider's limit reply, or our own count, defers the job to when the window allows, or hands it
+ * to the platform processor where the account allows that (`limits.fallbackToPlatform`). A second
  * loop stores copies in the Sent folder; a failed copy never makes a message look unsent.
  *
  * @example
@@ -103,6 +108,9 @@ export class SendWorker {
   private readonly inFlight = new Set<Promise<void>>();
   /** the last poll filled every free slot: more may be due, so a finished send polls again at once */
   private saturated = false;
+  /** when the send loop last looked for due Sent copies, and whether that look filled a batch */
+  private copiesAt = Number.NEGATIVE_INFINITY;
+  private copiesFull = false;
 
   constructor(private readonly deps: SendWorkerDeps) {
     this.options = Object.freeze({ ...DEFAULT_SEND_WORKER_OPTIONS, ...deps.options });
@@ -163,7 +171,14 @@ export class SendWorker {
         busy = jobs.length === free;
       }
       this.saturated = free <= 0 || busy;
-      await this.copyDue();
+      // Sent copies are looked for once per poll, not on every early poll that a finished send
+      // triggers under load (each look is a query); a full batch looks again at once. Wall-clock
+      // pacing (performance.now), not the job clock, which tests may hold still or move.
+      const nowMs = performance.now();
+      if (this.copiesFull || nowMs - this.copiesAt >= this.options.pollMs) {
+        this.copiesAt = nowMs;
+        this.copiesFull = (await this.copyDue()) >= this.options.batchSize;
+      }
     } catch (err) {
       this.log.error({ err }, 'outbox poll failed');
     }
@@ -188,9 +203,14 @@ export class SendWorker {
     return p;
   }
 
-  /** A slot freed while the queue may hold more: poll now instead of after pollMs. */
+  /**
+   * Slots freed while the queue may hold more: poll now instead of after pollMs. Under load it
+   * waits until half the batch is free, so one claim takes many jobs instead of one each (most of a
+   * claim's cost is per query, not per job); the other half keeps the connections busy meanwhile.
+   */
   private wake(): void {
     if (!this.running || !this.saturated || this.ticking || !this.timer) return;
+    if (this.inFlight.size > this.options.batchSize - Math.ceil(this.options.batchSize / 2)) return;
     this.saturated = false;
     clearTimeout(this.timer);
     this.schedule(0);
@@ -199,29 +219,35 @@ export class SendWorker {
   // ------------------------------------------------------------------ sending
 
   private async process(job: OutboxRow & { token: string }): Promise<void> {
-    const route = await this.route(job);
-    if ('wait' in route) return this.wait(job, route.wait);
-    if ('fail' in route) return this.fail(job, route.fail, null, false);
+    const routed = await this.route(job);
+    if ('wait' in routed) return this.wait(job, routed.wait);
+    if ('fail' in routed) return this.fail(job, routed.fail, null, false);
+    let route: Route = routed;
 
     let raw = job.raw;
     if (route.kind === 'platform' && job.sender_resolved === 0) raw = await this.resolveSender(job);
 
     let reservation: string | null = null;
     if (route.kind === 'own') {
-      const preset = route.account.preset ? this.deps.catalog.get(route.account.preset) : undefined;
-      const spec = limitSpecFor(this.deps.accounts.effectiveLimits(route.account), preset);
-      if (spec.perDay != null || spec.perHour != null || spec.perMinute != null) {
-        const r = await this.deps.limiter.reserve(route.account.id, spec, job.recipient_count);
-        if (!r.ok) {
+      const r = await this.reserve(job, route.account);
+      if (r !== null && typeof r !== 'string') {
+        const overflow = this.overflowRoute(route.account);
+        if (!overflow) {
           if (r.reason === 'too_large') return this.fail(job, new MailportError('LIMIT_REACHED', { message: `This message has more recipients than the provider allows in a ${r.window}; split it.` }), null, false);
           const err = new MailportError('LIMIT_REACHED', { message: r.reason === 'penalty' ? 'The provider said the sending limit is reached; sending from this mailbox rests until then.' : `The ${r.window} sending limit of this mailbox is used up; the message goes out when the window allows.` });
           return this.defer(job, err, r.retryAt, false);
         }
-        reservation = r.id;
+        const message = await this.overflowMessage(job, route.account);
+        route = { ...overflow, overflow: { envelopeFrom: message.envelopeFrom } };
+        raw = message.raw;
+        this.log.info({ outboxId: job.id, accountId: job.account_id, reason: r.reason ?? 'limit' }, 'account over its limits: handed to the platform processor');
+      } else {
+        reservation = r;
       }
     }
 
-    const result = await this.send(job, route, raw);
+    let result = await this.send(job, route, raw);
+    if (!result.ok && route.kind === 'own' && route.cred.accessToken && AUTH_CODES.has(result.error.code)) result = await this.retryWithFreshToken(job, route, raw);
     if (result.ok) return this.sent(job, route, result);
     if (reservation) await this.deps.limiter.release(reservation);
     const err = result.error;
@@ -232,7 +258,8 @@ export class SendWorker {
     }
     if (err.code === 'LIMIT_REACHED') {
       const until = new Date(this.now().getTime() + this.options.limitPenaltyMs);
-      if (route.account) await this.deps.limiter.penalize(route.account.id, until, reply ?? err.message);
+      // the platform's own limit, met while it stood in for an account, is no reason to rest the account
+      if (route.account && !(route.kind === 'platform' && route.overflow)) await this.deps.limiter.penalize(route.account.id, until, reply ?? err.message);
       return this.defer(job, err, until, true);
     }
     const code = result.responseCode;
@@ -262,6 +289,15 @@ export class SendWorker {
       return { wait: new MailportError(code, { message: `The account's sign-in failed (${last?.message ?? 'credentials refused'}); the message waits until the password is fixed and verified.`, hint: last?.hint ?? undefined, protocol: 'smtp' }) };
     }
     const smtp = endpointOf(account, 'smtp');
+    if (smtp && this.deps.oauth && (account.type === 'gmail' || account.type === 'outlook')) {
+      // an access token refreshed when due; a revoked sign-in or an unreachable provider makes the job wait
+      try {
+        return { kind: 'own', account, cred: await this.deps.oauth.credentials(account) };
+      } catch (err) {
+        if (err instanceof MailportError) return { wait: err };
+        throw err;
+      }
+    }
     const password = this.deps.accounts.password(account);
     if (!smtp || password === undefined) {
       return { wait: new MailportError('AUTH_FAILED', { message: 'The account has no SMTP settings or password to send with; the message waits until they are entered.', protocol: 'smtp' }) };
@@ -270,15 +306,61 @@ export class SendWorker {
   }
 
   private async send(job: OutboxRow, route: Route, raw: Buffer): Promise<PoolSendResult> {
-    const envelope = { from: job.envelope_from, to: JSON.parse(job.recipients) as string[] };
+    const envelope = { from: (route.kind === 'platform' && route.overflow?.envelopeFrom) || job.envelope_from, to: JSON.parse(job.recipients) as string[] };
     if (route.kind === 'platform') {
       return this.deps.pool.send({ key: 'platform', endpoint: route.relay.endpoint, cred: route.relay.cred, envelope, raw, trusted: true });
     }
     const a = route.account;
     const smtp = endpointOf(a, 'smtp')!;
     const preset = a.preset ? this.deps.catalog.get(a.preset) : undefined;
-    const fingerprint = credentialFingerprint([route.cred.user, a.password_enc, smtp.host, smtp.port, smtp.security], a.id);
+    const fingerprint = credentialFingerprint([route.cred.user, a.password_enc ?? route.cred.accessToken, smtp.host, smtp.port, smtp.security], a.id);
     return this.deps.pool.send({ key: `${a.id}:${fingerprint}`, endpoint: smtp, cred: route.cred, envelope, raw, provider: providerFacts(preset) });
+  }
+
+  /**
+   * Room in the account's limits: the reservation id, null when the account has no limits and no
+   * block, or the refusal. An account without limits of its own still rests while its provider's
+   * block holds (a limit reply at send time), so it is not hammered until the provider extends it.
+   */
+  private async reserve(job: OutboxRow, account: AccountRow): Promise<string | null | Extract<Reservation, { ok: false }>> {
+    const preset = account.preset ? this.deps.catalog.get(account.preset) : undefined;
+    const spec = limitSpecFor(this.deps.accounts.effectiveLimits(account), preset);
+    if (spec.perDay == null && spec.perHour == null && spec.perMinute == null) {
+      const until = await this.deps.limiter.blockedUntil(account.id);
+      return until ? { ok: false, retryAt: until, window: 'day', reason: 'penalty' } : null;
+    }
+    const r = await this.deps.limiter.reserve(account.id, spec, job.recipient_count);
+    return r.ok ? r.id : r;
+  }
+
+  /** Over its limits, an account whose tenant allows it hands mail to the platform processor (DESIGN point 5). */
+  private overflowRoute(account: AccountRow): Extract<Route, { kind: 'platform' }> | null {
+    if (!this.deps.platform || !this.deps.accounts.effectiveLimits(account).fallbackToPlatform) return null;
+    return { kind: 'platform', account, relay: this.deps.platform };
+  }
+
+  /**
+   * The message as the platform processor sends it for the tenant: From per the company settings
+   * and their DMARC policy (as for any platform send), Reply-To the account's address (unless the
+   * message has its own), so answers still reach the mailbox. The stored bytes stay the account's:
+   * a later attempt within the limits goes out from the account as written.
+   */
+  private async overflowMessage(job: OutboxRow, account: AccountRow): Promise<{ raw: Buffer; envelopeFrom: string }> {
+    const tenant = await this.deps.repos.tenants.get(job.tenant_id);
+    const company = tenant ? { companyEmail: tenant.company_email, fromName: tenant.from_name } : { companyEmail: account.email, fromName: account.from_name };
+    const sender = await platformSender({ ...company, platformAddress: this.deps.platform!.fromAddress }, this.deps.resolveTxt);
+    return { raw: await replaceSender(job.raw, sender.from, account.email), envelopeFrom: sender.from.address };
+  }
+
+  /** An access token refused before its expiry: refresh once and send again; a refused refresh (OAUTH_REVOKED) is the outcome. */
+  private async retryWithFreshToken(job: OutboxRow, route: Extract<Route, { kind: 'own' }>, raw: Buffer): Promise<PoolSendResult> {
+    try {
+      const cred = await this.deps.oauth!.credentials(route.account, { rejected: route.cred.accessToken });
+      return await this.send(job, { ...route, cred }, raw);
+    } catch (err) {
+      if (!(err instanceof MailportError)) throw err;
+      return { ok: false, error: err, responseCode: null, rejected: [] };
+    }
   }
 
   /** Platform sends: From is the company unless its domain's DMARC forbids that (decided once, then kept). */
@@ -305,11 +387,14 @@ export class SendWorker {
     const copy = route.kind === 'own' ? (endpointOf(route.account, 'imap') ? 'pending' : 'skipped') : null;
     const patch: OutboxPatch = {
       status: 'sent', attempts: job.attempts + 1, response: r.response, accepted: JSON.stringify(r.accepted), rejected: JSON.stringify(r.rejected),
-      sent_at: at, last_error: null, sent_copy: copy, sent_copy_next_at: copy === 'pending' ? at : null, updated_at: at,
+      sent_at: at, last_error: null, sent_copy: copy, sent_copy_next_at: copy === 'pending' ? at : null, via: route.kind, updated_at: at,
     };
     if (!(await this.deps.repos.outbox.finish(job.id, job.token, patch))) return this.lost(job);
     this.log.info({ outboxId: job.id, accountId: job.account_id, accepted: r.accepted.length, rejected: r.rejected.length }, 'message sent');
-    await this.emit(job, 'message.sent', { messageId: job.message_id, accepted: r.accepted, rejected: r.rejected, response: r.response, sentAt: at });
+    await this.emit(job, 'message.sent', { messageId: job.message_id, via: route.kind, accepted: r.accepted, rejected: r.rejected, response: r.response, sentAt: at });
+    if (this.deps.recordSent) {
+      await this.deps.recordSent(job).catch((err) => this.log.warn({ err, outboxId: job.id }, 'sent message not recorded as correspondence'));
+    }
   }
 
   private async fail(job: OutboxRow & { token: string }, err: MailportError, r: PoolSendResult | null, attempted: boolean): Promise<void> {

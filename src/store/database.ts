@@ -2,10 +2,36 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
+
+/** Prepared statements kept per database; the SQL strings Mailport builds are few, a bound keeps odd ones (long IN lists) from piling up. */
+const STATEMENT_CACHE_MAX = 500;
+
+/**
+ * Kysely's SQLite driver prepares every statement again on each call, which cost about as much as
+ * running the small ones. This keeps the prepared statements by SQL text; a statement still busy
+ * (an open iterator) is never handed out twice, a fresh one is prepared instead. SQLite prepares
+ * a cached statement again by itself after a schema change.
+ */
+function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => void sqlite.close(),
+    prepare(source: string) {
+      const hit = cache.get(source);
+      if (hit && !hit.busy) return hit;
+      const stmt = sqlite.prepare(source);
+      if (!hit) {
+        if (cache.size >= STATEMENT_CACHE_MAX) cache.delete(cache.keys().next().value!);
+        cache.set(source, stmt);
+      }
+      return stmt;
+    },
+  };
+}
 
 export interface Store {
   db: Kysely<Database>;
@@ -30,7 +56,7 @@ export function openStore(url: string, options: { poolSize?: number } = {}): Sto
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {

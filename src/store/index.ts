@@ -5,12 +5,16 @@ import { TenantsRepository } from './tenants.repository.js';
 import { WebhooksRepository } from './webhooks.repository.js';
 import { OutboxRepository } from './outbox.repository.js';
 import { ConnectSessionsRepository } from './connect-sessions.repository.js';
+import { CorrespondenceRepository } from './correspondence.repository.js';
+import { OAuthRepository } from './oauth.repository.js';
 
 export { openStore, type Store, type DialectName } from './database.js';
 export { migrateToLatest, ping } from './migrations.js';
 export type { AccountRow, AccountPatch } from './accounts.repository.js';
 export type { TenantRow, ApiKeyRow } from './tenants.repository.js';
 export { ConnectSessionsRepository, type ConnectSessionRow } from './connect-sessions.repository.js';
+export { CorrespondenceRepository, type MailMessageRow, type MailMessageSummary, type MailMessageDetail, type MailSource, type NewMailMessage, type MailListOptions } from './correspondence.repository.js';
+export { OAuthRepository, type OAuthAppRow, type OAuthStateRow, type OAuthTokenRow } from './oauth.repository.js';
 export { OutboxRepository, type OutboxRow, type OutboxPatch, type OutboxSummary, type OutboxListOptions } from './outbox.repository.js';
 export { WebhooksRepository, type WebhookRow, type WebhookEventRow, type WebhookDeliveryRow, type WebhookAttemptRow, type ClaimedDelivery, type DeliveryOutcome } from './webhooks.repository.js';
 
@@ -21,6 +25,8 @@ export interface Repositories {
   webhooks: WebhooksRepository;
   outbox: OutboxRepository;
   connectSessions: ConnectSessionsRepository;
+  oauth: OAuthRepository;
+  correspondence: CorrespondenceRepository;
 }
 
 export function repositories(store: Store): Repositories {
@@ -31,5 +37,7 @@ export function repositories(store: Store): Repositories {
     webhooks: new WebhooksRepository(store.db, store.dialect),
     outbox: new OutboxRepository(store.db, store.dialect),
     connectSessions: new ConnectSessionsRepository(store.db),
+    oauth: new OAuthRepository(store.db),
+    correspondence: new CorrespondenceRepository(store.db),
   };
 }

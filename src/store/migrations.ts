@@ -4,6 +4,9 @@ import { webhooks } from './migrations/0002_webhooks.js';
 import { outbox } from './migrations/0003_outbox.js';
 import { sendLimits } from './migrations/0004_send_limits.js';
 import { connectSessions } from './migrations/0005_connect_sessions.js';
+import { oauth } from './migrations/0006_oauth.js';
+import { correspondence } from './migrations/0007_correspondence.js';
+import { outboxVia } from './migrations/0008_outbox_via.js';
 
 /**
  * One set of migrations for SQLite and PostgreSQL, written with Kysely's schema builder in the
@@ -16,6 +19,9 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0003_outbox': outbox,
   '0004_send_limits': sendLimits,
   '0005_connect_sessions': connectSessions,
+  '0006_oauth': oauth,
+  '0007_correspondence': correspondence,
+  '0008_outbox_via': outboxVia,
 };
 
 class InlineProvider implements MigrationProvider {

@@ -15,7 +15,7 @@ function job(over: Partial<OutboxRow> = {}): OutboxRow {
     raw: Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
     sender_resolved: 1, envelope_from: 'a@example.test', recipients: '["b@example.test"]', recipient_count: 1, message_id: `<${id}@example.test>`,
     subject: 'Hi', attempts: 0, next_attempt_at: T0, send_at: null, locked_by: null, locked_until: null, last_error: null, response: null,
-    accepted: null, rejected: null, sent_at: null, sent_copy: null, sent_copy_attempts: 0, sent_copy_next_at: null, created_at: T0, updated_at: T0,
+    accepted: null, rejected: null, sent_at: null, sent_copy: null, sent_copy_attempts: 0, sent_copy_next_at: null, via: null, created_at: T0, updated_at: T0,
     ...over,
   };
 }
@@ -93,6 +93,21 @@ for (const { dialect, make } of DIALECTS) {
       assert.equal(ids.length, 10, 'every due job, none of the later ones');
       assert.ok(a.every((r) => r.status === 'sending' && r.locked_by === 'A' && Buffer.isBuffer(r.raw)));
       assert.deepEqual(await repo.outbox.claimDue(at(10), 8, 'C', at(70)), []);
+    });
+
+    test('a claim takes the earliest due jobs first, over queued, deferred and expired claims alike, at most the limit', async () => {
+      await store.db.deleteFrom('outbox').execute();
+      const expired = job({ status: 'sending', next_attempt_at: at(3), locked_by: 'X', locked_until: at(9) });
+      const held = job({ status: 'sending', next_attempt_at: at(0), locked_by: 'Y', locked_until: at(600) });
+      const deferred = job({ status: 'deferred', next_attempt_at: at(1) });
+      const first = job({ next_attempt_at: at(0) });
+      const later = job({ next_attempt_at: at(5) });
+      const notYet = job({ status: 'deferred', next_attempt_at: at(3600) });
+      for (const r of [later, expired, held, deferred, notYet, first]) await repo.outbox.insert(r);
+      const claimed = await repo.outbox.claimDue(at(10), 3, 'A', at(70));
+      assert.deepEqual(claimed.map((r) => r.id).sort(), [first.id, deferred.id, expired.id].sort(), 'the three earliest due, whatever their status');
+      assert.ok(claimed.every((r) => r.status === 'sending' && r.locked_by === 'A' && r.locked_until === at(70)));
+      assert.deepEqual((await repo.outbox.claimDue(at(10), 10, 'B', at(70))).map((r) => r.id), [later.id], 'then the rest that is due; a fresh claim stays held');
     });
 
     test('an outcome is written only by the claim that holds the job; an expired claim is taken over', async () => {

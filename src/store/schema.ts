@@ -169,6 +169,8 @@ export interface OutboxTable {
   sent_copy: string | null;
   sent_copy_attempts: number;
   sent_copy_next_at: string | null;
+  /** own | platform: which way the message went out; null until sent */
+  via: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -197,6 +199,120 @@ export interface SendLimitBlocksTable {
   created_at: string;
 }
 
+/** An operator's OAuth app (POST /v1/oauth-apps); the client secret is sealed. */
+export interface OAuthAppsTable {
+  id: string;
+  /** google | microsoft */
+  provider: string;
+  client_id: string;
+  /** sealed by SecretBox (associated data `oauth_app:<id>:secret`) */
+  client_secret_enc: string;
+  authorization_endpoint: string;
+  token_endpoint: string;
+  /** expected ID-token issuer; `{tenantid}` stands for the token's `tid` claim */
+  issuer: string;
+  /** Microsoft authority: common | consumers | organizations | a tenant id; null for Google */
+  tenant: string | null;
+  /** JSON array of the mail scopes */
+  scopes: string;
+  created_at: string;
+}
+
+/** A pending sign-in: single use (used_at), expiring; only the state's SHA-256 is kept. */
+export interface OAuthStatesTable {
+  id: string;
+  state_hash: string;
+  tenant_id: string;
+  account_id: string;
+  app_id: string;
+  /** sealed PKCE code verifier (associated data `oauth_state:<id>:verifier`) */
+  verifier_enc: string;
+  nonce: string;
+  return_url: string | null;
+  expires_at: string;
+  used_at: string | null;
+  created_at: string;
+}
+
+/** The tokens of a signed-in account, sealed (associated data `account:<id>:access_token|refresh_token`). */
+export interface OAuthTokensTable {
+  account_id: string;
+  app_id: string;
+  access_token_enc: string;
+  refresh_token_enc: string | null;
+  expires_at: string | null;
+  scope: string | null;
+  updated_at: string;
+}
+
+/** One message exchanged through a connected mailbox (received, or sent by any means). */
+export interface MailMessagesTable {
+  id: string;
+  tenant_id: string;
+  account_id: string;
+  /** in | out */
+  direction: string;
+  /** the folder it was first seen in (or the Sent folder name when recorded at send time) */
+  folder: string;
+  /** the Message-ID header with its angle brackets; unique per account; null when absent */
+  message_id: string | null;
+  thread_id: string;
+  /** JSON {name, address} or null */
+  from_json: string | null;
+  /** JSON [{name, address}] */
+  to_json: string;
+  cc_json: string;
+  subject: string;
+  /** the subject without Re:/Fwd:/AW: prefixes, lower-cased: the threading fallback */
+  subject_key: string;
+  /** ISO 8601: the Date header, else the server's internal date, else when it was recorded */
+  date: string;
+  snippet: string;
+  has_attachments: number;
+  text: string | null;
+  html: string | null;
+  /** JSON [{name, value}] */
+  headers_json: string;
+  /** JSON [{filename, contentType, size, partId}] */
+  attachments_json: string;
+  /** the message as received or sent (blob on SQLite, bytea on PostgreSQL) */
+  raw: Buffer;
+  size: number;
+  /** why the message could only be read in part; null when it parsed completely */
+  parse_error: string | null;
+  /** the outbox job that sent it, when it went out through Mailport */
+  outbox_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Where a message was seen: one row per (account, folder, UIDVALIDITY, UID). */
+export interface MailMessageSourcesTable {
+  message_pk: string;
+  account_id: string;
+  folder: string;
+  /** bigint: PostgreSQL hands these back as strings */
+  uid_validity: number | string;
+  uid: number | string;
+  created_at: string;
+}
+
+/** The other parties of a message (lower-cased addresses), with its date for ordered paging. */
+export interface MailMessageContactsTable {
+  message_pk: string;
+  tenant_id: string;
+  account_id: string;
+  address: string;
+  date: string;
+}
+
+/** The Message-IDs a message refers to (In-Reply-To and References). */
+export interface MailMessageRefsTable {
+  message_pk: string;
+  account_id: string;
+  ref: string;
+}
+
 export interface Database {
   settings: SettingsTable;
   tenants: TenantsTable;
@@ -211,4 +327,11 @@ export interface Database {
   send_limit_accounts: SendLimitAccountsTable;
   send_limit_ledger: SendLimitLedgerTable;
   send_limit_blocks: SendLimitBlocksTable;
+  oauth_apps: OAuthAppsTable;
+  oauth_states: OAuthStatesTable;
+  oauth_tokens: OAuthTokensTable;
+  mail_messages: MailMessagesTable;
+  mail_message_sources: MailMessageSourcesTable;
+  mail_message_contacts: MailMessageContactsTable;
+  mail_message_refs: MailMessageRefsTable;
 }

@@ -1,0 +1,111 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { DIALECTS, type TestDatabase } from '../../test/helpers/databases.js';
+import { openStore, migrateToLatest, repositories, type Store, type Repositories } from '../store/index.js';
+import { CorrespondenceService } from './correspondence.service.js';
+
+const T0 = '2030-01-01T00:00:00.000Z';
+const OWN = 'sales@acme.test';
+
+function mail(o: { from: string; to: string; subject: string; id?: string; date?: string; inReplyTo?: string; references?: string; body?: string }): Buffer {
+  return Buffer.from(
+    [
+      `From: ${o.from}`, `To: ${o.to}`, `Subject: ${o.subject}`, `Date: ${o.date ?? 'Tue, 1 Jan 2030 10:00:00 +0000'}`,
+      ...(o.id ? [`Message-ID: ${o.id}`] : []), ...(o.inReplyTo ? [`In-Reply-To: ${o.inReplyTo}`] : []), ...(o.references ? [`References: ${o.references}`] : []),
+      '', o.body ?? 'Hello', '',
+    ].join('\r\n'),
+  );
+}
+
+// The service over every dialect: what hostile mail carries (NUL characters) must store on PostgreSQL too.
+for (const { dialect, make } of DIALECTS) {
+  describe(`correspondence service on ${dialect}`, () => {
+    let tdb: TestDatabase;
+    let store: Store;
+    let repos: Repositories;
+    let service: CorrespondenceService;
+    const events: Array<{ type: string; data: Record<string, unknown> }> = [];
+    const ingest = (raw: Buffer, over: Partial<Parameters<CorrespondenceService['ingest']>[0]> = {}) => service.ingest({ tenantId: 'ten_a', accountId: 'acc_1', folder: 'INBOX', raw, ...over });
+
+    before(async () => {
+      tdb = await make();
+      store = openStore(tdb.url);
+      await migrateToLatest(store.db);
+      repos = repositories(store);
+      await repos.tenants.insert(
+        { id: 'ten_a', name: 'A', company_email: 'a@acme.test', from_name: null, created_at: T0, updated_at: T0 },
+        { id: 'key_a', tenant_id: 'ten_a', key_hash: 'hash_a', prefix: 'mp_x', created_at: T0, last_used_at: null },
+      );
+      await store.db
+        .insertInto('accounts')
+        .values({
+          id: 'acc_1', tenant_id: 'ten_a', name: 'Sales', type: 'smtp_imap', preset: null, email: 'Sales@Acme.test', from_name: null, username: null, password_enc: null,
+          smtp_host: null, smtp_port: null, smtp_security: null, imap_host: null, imap_port: null, imap_security: null, pop_host: null, pop_port: null, pop_security: null,
+          receive_emails: 1, send_via: 'own', enabled: 1, status: 'active', last_error: null, warnings: '[]', limits: null, campaign_id: null,
+          auth_failed_fingerprint: null, verified_at: null, created_at: T0, updated_at: T0,
+        } as never)
+        .execute();
+      service = new CorrespondenceService({ repos, events: { emit: async (_t, type, data) => void events.push({ type, data }) }, now: () => new Date(T0) });
+    });
+    after(async () => {
+      await store?.close();
+      await tdb?.drop();
+    });
+
+    test('NUL characters in headers and text are stored (without the NULs) and the raw bytes keep them', async () => {
+      const raw = Buffer.from('From: nul\u0000@evil.test\r\nSubject: a\u0000b\r\nMessage-ID: <n\u0000ul@evil.test>\r\n\r\ntext\u0000with nul\r\n');
+      const r = await ingest(raw);
+      assert.equal(r.created, true);
+      const view = await service.get('ten_a', r.id);
+      assert.equal(view.subject, 'ab');
+      assert.ok(!view.text!.includes('\u0000'));
+      assert.ok((await service.raw('ten_a', r.id)).equals(raw));
+    });
+
+    test('idempotent per place; one record per Message-ID; From the account address is out; events only for new inbound mail', async () => {
+      const raw = mail({ from: 'bob@example.test', to: OWN, subject: 'Hello', id: '<h1@example.test>' });
+      const first = await ingest(raw, { uid: 1, uidValidity: 3_000_000_000 });
+      const again = await ingest(raw, { uid: 1, uidValidity: 3_000_000_000 });
+      assert.deepEqual([first.created, again.created, again.id], [true, false, first.id]);
+      const elsewhere = await ingest(raw, { folder: 'Archive', uid: 7, uidValidity: 1 });
+      assert.deepEqual([elsewhere.created, elsewhere.id], [false, first.id]);
+      assert.equal(events.filter((e) => e.type === 'message.received' && e.data.id === first.id).length, 1);
+
+      const mine = await ingest(mail({ from: 'SALES@acme.test', to: 'bob@example.test', subject: 'Re: Hello', id: '<h2@acme.test>', inReplyTo: '<h1@example.test>' }));
+      assert.equal(mine.direction, 'out');
+      assert.equal(mine.threadId, first.threadId);
+      assert.ok(!events.some((e) => e.data.id === mine.id));
+      const page = await service.list('ten_a', { contact: 'bob@example.test' });
+      assert.deepEqual(page.items.map((i) => i.id).sort(), [first.id, mine.id].sort());
+      assert.equal((await service.list('ten_a', { contact: OWN })).items.length, 0, 'the account itself is not a contact');
+    });
+
+    test('a reply stored before its parent: the parent joins the reply\'s thread and folds a second one in', async () => {
+      const reply = await ingest(mail({ from: 'carol@example.test', to: OWN, subject: 'Re: Plan', id: '<p2@example.test>', references: '<p1@example.test>' }));
+      const other = await ingest(mail({ from: 'carol@example.test', to: OWN, subject: 'Re: Plan', id: '<p3@example.test>', references: '<p1@example.test>' }));
+      const parent = await ingest(mail({ from: 'sales@acme.test', to: 'carol@example.test', subject: 'Plan', id: '<p1@example.test>' }));
+      assert.equal(parent.threadId, reply.threadId);
+      const thread = await service.list('ten_a', { threadId: parent.threadId });
+      assert.deepEqual(thread.items.map((i) => i.id).sort(), [reply.id, other.id, parent.id].sort());
+    });
+
+    test('recordSent: platform sends are not recorded; an account send is, with its Bcc as a contact, and Sent later adds nothing new', async () => {
+      const raw = mail({ from: OWN, to: 'dan@example.test', subject: 'Offer', id: '<o1@acme.test>' });
+      assert.equal(await service.recordSent({ id: 'msg_p', tenant_id: 'ten_a', account_id: null, raw, recipients: '[]' }), undefined);
+      const r = await service.recordSent({ id: 'msg_1', tenant_id: 'ten_a', account_id: 'acc_1', raw, recipients: '["dan@example.test","boss@example.test"]' });
+      assert.equal(r!.direction, 'out');
+      assert.equal((await service.get('ten_a', r!.id)).outboxId, 'msg_1');
+      assert.equal((await service.list('ten_a', { contact: 'boss@example.test' })).items.length, 1, 'Bcc is a contact');
+      const seen = await ingest(raw, { folder: 'Sent Items', direction: 'out', uid: 5, uidValidity: 9 });
+      assert.deepEqual([seen.created, seen.id], [false, r!.id]);
+      assert.equal((await service.get('ten_a', r!.id)).folder, 'Sent Items');
+    });
+
+    test('an unknown account is 404; bad filters are 400 naming the field', async () => {
+      await assert.rejects(ingest(mail({ from: 'a@b.test', to: OWN, subject: 'x' }), { accountId: 'acc_nope' }), { code: 'NOT_FOUND' });
+      await assert.rejects(service.list('ten_a', { cursor: 'bm9wZQ' }), { code: 'INVALID_INPUT', field: 'cursor' });
+      await assert.rejects(service.list('ten_a', { direction: 'up' }), { code: 'INVALID_INPUT', field: 'direction' });
+      await assert.rejects(service.get('ten_b', 'eml_x'), { code: 'NOT_FOUND' });
+    });
+  });
+}

@@ -1,0 +1,231 @@
+import { invalid, notFound } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { EventType } from '../events/event-types.js';
+import type { MailMessageRow, MailSource, OutboxRow, Repositories } from '../store/index.js';
+import { parseMessage, type ParseLimits, type ParsedAddress } from './parse.js';
+import { isReplySubject, normalizeAddress, subjectKey } from './thread.js';
+import { toMessageDetailView, toMessageView, type MessageDetailView, type MessageView } from './message.view.js';
+
+export interface IngestInput {
+  tenantId: string;
+  accountId: string;
+  /** the mailbox folder it was seen in (`INBOX`, the Sent folder's name, ...) */
+  folder: string;
+  /** `out` for the Sent folder; a message whose From is the account's own address is `out` anyway */
+  direction?: 'in' | 'out';
+  raw: Buffer;
+  /** IMAP UID and UIDVALIDITY: with both, ingesting the same place again records nothing new */
+  uid?: number;
+  uidValidity?: number;
+  /** the server's INTERNALDATE: the date when the Date header is missing or broken */
+  internalDate?: Date | string;
+}
+
+export interface IngestResult {
+  id: string;
+  threadId: string;
+  direction: 'in' | 'out';
+  /** false when the message was already recorded (same place, or same Message-ID in the account) */
+  created: boolean;
+  parseError: string | null;
+}
+
+export interface CorrespondenceQuery {
+  accountId?: string;
+  contact?: string;
+  direction?: string;
+  threadId?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+export interface CorrespondenceServiceDeps {
+  repos: Pick<Repositories, 'correspondence' | 'accounts'>;
+  /** webhooks: `message.received` for each new incoming message */
+  events?: { emit(tenantId: string, type: EventType, data: Record<string, unknown>): Promise<void> };
+  parseLimits?: Partial<ParseLimits>;
+  now?: () => Date;
+}
+
+/** Replies found by subject only must be this close to the earlier message. */
+const SUBJECT_WINDOW_MS = 30 * 24 * 3600 * 1000;
+
+const encodeCursor = (date: string, id: string) => Buffer.from(JSON.stringify([date, id])).toString('base64url');
+
+function decodeCursor(cursor: string): { date: string; id: string } {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && v[0].length <= 40 && v[1].length <= 100) return { date: v[0], id: v[1] };
+  } catch {
+    // fall through
+  }
+  throw invalid('cursor', 'cursor is not one this API handed out; pass nextCursor from the previous page');
+}
+
+/** PostgreSQL text cannot hold NUL characters; hostile mail may carry them (the raw bytes keep them). */
+const clean = <T extends string | null>(s: T): T => (s === null ? s : (s.replace(/\u0000/g, '') as T));
+
+function validDate(value: Date | string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const t = value instanceof Date ? value.getTime() : Date.parse(value);
+  return Number.isFinite(t) ? new Date(t).toISOString() : undefined;
+}
+
+/**
+ * Recording correspondence: each message parsed, threaded and matched to its contacts, once per
+ * account. A message sent through Mailport is the same record whether it is recorded at send time
+ * ({@link recordSent}) or later seen in the Sent folder (matched by its Message-ID, linked to
+ * its outbox job).
+ *
+ * Threads: by Message-ID, In-Reply-To and References first (a parent that arrives after its
+ * replies folds their threads into one); only when none of those is known, by the normalised
+ * subject (Re:/Fwd:/AW: removed) of a message that says it is a reply, with a shared contact,
+ * within 30 days.
+ *
+ * @example
+ *   const r = await service.ingest({ tenantId, accountId, folder: 'INBOX', raw, uid: 42, uidValidity: 7 });
+ *   const page = await service.list(tenantId, { contact: 'bob@example.com' });
+ */
+export class CorrespondenceService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: CorrespondenceServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async ingest(input: IngestInput, extra: { outboxId?: string; bcc?: string[] } = {}): Promise<IngestResult> {
+    input = { ...input, folder: clean(input.folder).slice(0, 1000) };
+    const repo = this.deps.repos.correspondence;
+    const account = await this.deps.repos.accounts.get(input.tenantId, input.accountId);
+    if (!account) throw notFound('Account');
+    const source: MailSource | undefined =
+      input.uid !== undefined && input.uidValidity !== undefined ? { accountId: account.id, folder: input.folder, uidValidity: input.uidValidity, uid: input.uid } : undefined;
+    if (source) {
+      const seen = await repo.findBySource(source);
+      if (seen) return { id: seen.id, threadId: seen.thread_id, direction: seen.direction as 'in' | 'out', created: false, parseError: seen.parse_error };
+    }
+
+    const parsed = await parseMessage(input.raw, this.deps.parseLimits);
+    parsed.messageId = clean(parsed.messageId);
+    parsed.inReplyTo = clean(parsed.inReplyTo);
+    parsed.references = parsed.references.map(clean);
+    const now = this.now().toISOString();
+    const own = normalizeAddress(account.email);
+    const outboxId = extra.outboxId ?? (parsed.messageId ? await repo.outboxIdFor(input.tenantId, account.id, parsed.messageId) : undefined);
+    const direction: 'in' | 'out' = input.direction === 'out' || outboxId !== undefined || (own !== undefined && normalizeAddress(parsed.from?.address) === own) ? 'out' : 'in';
+
+    if (parsed.messageId) {
+      const existing = await repo.findByMessageId(account.id, parsed.messageId);
+      if (existing) {
+        // seen again (Sent after sending, or another folder): one record, what it adds is kept
+        const firstSighting = source !== undefined && (await repo.sourceCount(existing.id)) === 0;
+        if (source) await repo.addSource(existing.id, source, now);
+        const patch: { outbox_id?: string; folder?: string; updated_at: string } = { updated_at: now };
+        if (!existing.outbox_id && outboxId) patch.outbox_id = outboxId;
+        if (firstSighting && existing.outbox_id) patch.folder = input.folder;
+        if (patch.outbox_id || patch.folder) await repo.update(existing.id, patch);
+        return { id: existing.id, threadId: existing.thread_id, direction: existing.direction as 'in' | 'out', created: false, parseError: existing.parse_error };
+      }
+    }
+
+    const everyone: ParsedAddress[] = [...(parsed.from ? [parsed.from] : []), ...parsed.to, ...parsed.cc, ...parsed.bcc];
+    const contacts = [...new Set([...everyone.map((a) => normalizeAddress(a.address)), ...(extra.bcc ?? []).map(normalizeAddress)].filter((a): a is string => a !== undefined && a !== own))].slice(0, 500);
+    const date = parsed.date ?? validDate(input.internalDate) ?? now;
+    const refs = [...new Set([...parsed.references, ...(parsed.inReplyTo ? [parsed.inReplyTo] : [])])].filter((r) => r !== parsed.messageId);
+    const key = subjectKey(parsed.subject);
+
+    let threadId: string | undefined;
+    let mergeThreads: string[] = [];
+    const related = await repo.threadsByIds(account.id, refs, parsed.messageId);
+    if (related.length) {
+      threadId = related[0]!.thread_id;
+      mergeThreads = [...new Set(related.map((r) => r.thread_id))].filter((t) => t !== threadId);
+    } else if (refs.length > 0 || isReplySubject(parsed.subject)) {
+      const t = Date.parse(date);
+      threadId = await repo.threadBySubject(account.id, key, contacts, new Date(t - SUBJECT_WINDOW_MS).toISOString(), new Date(t + 24 * 3600 * 1000).toISOString());
+    }
+
+    const id = newId('eml', this.now().getTime());
+    const row: MailMessageRow = {
+      id,
+      tenant_id: input.tenantId,
+      account_id: account.id,
+      direction,
+      folder: input.folder,
+      message_id: parsed.messageId,
+      thread_id: threadId ?? newId('thr', this.now().getTime()),
+      from_json: parsed.from ? JSON.stringify(parsed.from) : null,
+      to_json: JSON.stringify(parsed.to),
+      cc_json: JSON.stringify(parsed.cc),
+      subject: clean(parsed.subject),
+      subject_key: clean(key),
+      date,
+      snippet: clean(parsed.snippet),
+      has_attachments: parsed.attachments.length > 0 ? 1 : 0,
+      text: clean(parsed.text),
+      html: clean(parsed.html),
+      headers_json: JSON.stringify(parsed.headers),
+      attachments_json: JSON.stringify(parsed.attachments),
+      raw: input.raw,
+      size: input.raw.length,
+      parse_error: parsed.parseError,
+      outbox_id: outboxId ?? null,
+      created_at: now,
+      updated_at: now,
+    };
+    const { row: stored, created } = await repo.insert({ row, contacts, refs, source, mergeThreads });
+    if (created && direction === 'in') {
+      await this.deps.events?.emit(input.tenantId, 'message.received', { id: stored.id, accountId: account.id, messageId: stored.message_id, threadId: stored.thread_id, folder: stored.folder, from: parsed.from, subject: stored.subject, date: stored.date });
+    }
+    return { id: stored.id, threadId: stored.thread_id, direction: stored.direction as 'in' | 'out', created, parseError: stored.parse_error };
+  }
+
+  /**
+   * The send worker's hook: records a message it has just sent through an account (not platform
+   * sends, which belong to no mailbox), linked to its outbox job. The Bcc recipients, absent from
+   * the bytes, count as contacts. A later sighting in Sent adds to this record.
+   *
+   * @example
+   *   await correspondence.recordSent(job); // after the job is `sent`
+   */
+  async recordSent(job: Pick<OutboxRow, 'id' | 'tenant_id' | 'account_id' | 'raw' | 'recipients'>, sentFolder = 'Sent'): Promise<IngestResult | undefined> {
+    if (!job.account_id) return undefined;
+    let recipients: string[] = [];
+    try {
+      const list = JSON.parse(job.recipients) as unknown;
+      if (Array.isArray(list)) recipients = list.filter((r): r is string => typeof r === 'string');
+    } catch {
+      // recipients are also in the message's own To and Cc
+    }
+    return this.ingest({ tenantId: job.tenant_id, accountId: job.account_id, folder: sentFolder, direction: 'out', raw: job.raw }, { outboxId: job.id, bcc: recipients });
+  }
+
+  async list(tenantId: string, q: CorrespondenceQuery): Promise<{ items: MessageView[]; nextCursor: string | null }> {
+    if (q.direction !== undefined && q.direction !== 'in' && q.direction !== 'out') throw invalid('direction', 'direction must be in or out');
+    let contact: string | undefined;
+    if (q.contact !== undefined) {
+      contact = normalizeAddress(q.contact);
+      if (!contact) throw invalid('contact', 'contact must be an email address');
+    }
+    const limit = q.limit ?? 50;
+    const rows = await this.deps.repos.correspondence.list(tenantId, {
+      accountId: q.accountId, contact, direction: q.direction, threadId: q.threadId, before: q.cursor ? decodeCursor(q.cursor) : undefined, limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { items: page.map(toMessageView), nextCursor: rows.length > limit && last ? encodeCursor(last.date, last.id) : null };
+  }
+
+  async get(tenantId: string, id: string): Promise<MessageDetailView> {
+    const row = await this.deps.repos.correspondence.get(tenantId, id);
+    if (!row) throw notFound('Message');
+    return toMessageDetailView(row);
+  }
+
+  /** The message exactly as received or sent. */
+  async raw(tenantId: string, id: string): Promise<Buffer> {
+    const raw = await this.deps.repos.correspondence.raw(tenantId, id);
+    if (!raw) throw notFound('Message');
+    return raw;
+  }
+}

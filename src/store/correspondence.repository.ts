@@ -1,0 +1,226 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, MailMessagesTable } from './schema.js';
+
+export type MailMessageRow = Selectable<MailMessagesTable>;
+/** Every column but the raw bytes and the bodies: what lists need. */
+export type MailMessageSummary = Pick<
+  MailMessageRow,
+  'id' | 'tenant_id' | 'account_id' | 'direction' | 'folder' | 'message_id' | 'thread_id' | 'from_json' | 'to_json' | 'cc_json' | 'subject' | 'date' | 'snippet' | 'has_attachments' | 'parse_error' | 'outbox_id'
+>;
+/** Every column but the raw bytes: what the single-message view needs. */
+export type MailMessageDetail = Omit<MailMessageRow, 'raw'>;
+
+const SUMMARY = ['id', 'tenant_id', 'account_id', 'direction', 'folder', 'message_id', 'thread_id', 'from_json', 'to_json', 'cc_json', 'subject', 'date', 'snippet', 'has_attachments', 'parse_error', 'outbox_id'] as const;
+const DETAIL = [...SUMMARY, 'subject_key', 'text', 'html', 'headers_json', 'attachments_json', 'size', 'created_at', 'updated_at'] as const;
+
+export interface MailSource {
+  accountId: string;
+  folder: string;
+  uidValidity: number;
+  uid: number;
+}
+
+export interface NewMailMessage {
+  row: MailMessageRow;
+  /** the other parties, lower-cased */
+  contacts: string[];
+  /** Message-IDs it refers to */
+  refs: string[];
+  source?: MailSource;
+  /** other threads to fold into row.thread_id (a parent that arrived after its replies) */
+  mergeThreads?: string[];
+}
+
+export interface MailListOptions {
+  accountId?: string;
+  contact?: string;
+  direction?: string;
+  threadId?: string;
+  /** the last item of the previous page: items strictly older (date, then id) come next */
+  before?: { date: string; id: string };
+  limit: number;
+}
+
+const SOURCE_TAKEN = new Error('source already recorded');
+
+const isUniqueViolation = (err: unknown): boolean => {
+  const e = err as { code?: string; message?: string };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || /UNIQUE constraint failed/i.test(e?.message ?? '');
+};
+
+/**
+ * Recorded correspondence. A message is one row per account (unique Message-ID); where it was
+ * seen, who it involves and what it refers to are join tables, so every list filter is an index
+ * range, newest first by date then id.
+ *
+ * @example
+ *   const { row, created } = await repo.insert({ row, contacts: ['bob@example.com'], refs: [], source });
+ *   const page = await repo.list(tenantId, { contact: 'bob@example.com', limit: 51 });
+ */
+export class CorrespondenceRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async findBySource(s: MailSource): Promise<MailMessageSummary | undefined> {
+    return this.db
+      .selectFrom('mail_message_sources as s')
+      .innerJoin('mail_messages as m', 'm.id', 's.message_pk')
+      .select(SUMMARY.map((c) => `m.${c}` as const))
+      .where('s.account_id', '=', s.accountId)
+      .where('s.folder', '=', s.folder)
+      .where('s.uid_validity', '=', s.uidValidity)
+      .where('s.uid', '=', s.uid)
+      .executeTakeFirst();
+  }
+
+  async findByMessageId(accountId: string, messageId: string): Promise<MailMessageSummary | undefined> {
+    return this.db.selectFrom('mail_messages').select(SUMMARY).where('account_id', '=', accountId).where('message_id', '=', messageId).executeTakeFirst();
+  }
+
+  /** How many places the message was seen in (IMAP folders with a UID). */
+  async sourceCount(messagePk: string): Promise<number> {
+    const r = await this.db.selectFrom('mail_message_sources').select((eb) => eb.fn.countAll<number | string>().as('n')).where('message_pk', '=', messagePk).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  /** Records one more place a message was seen; false when that place was already recorded. */
+  async addSource(messagePk: string, s: MailSource, now: string, db: Kysely<Database> = this.db): Promise<boolean> {
+    const r = await db
+      .insertInto('mail_message_sources')
+      .values({ message_pk: messagePk, account_id: s.accountId, folder: s.folder, uid_validity: s.uidValidity, uid: s.uid, created_at: now })
+      .onConflict((oc) => oc.columns(['account_id', 'folder', 'uid_validity', 'uid']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  /**
+   * The threads related to a message by id: of the messages it refers to, and of the messages
+   * that refer to it (replies stored before it). Oldest first.
+   */
+  async threadsByIds(accountId: string, refs: string[], messageId: string | null): Promise<Array<{ thread_id: string; date: string }>> {
+    const out: Array<{ thread_id: string; date: string }> = [];
+    if (refs.length) {
+      out.push(...(await this.db.selectFrom('mail_messages').select(['thread_id', 'date']).where('account_id', '=', accountId).where('message_id', 'in', refs).execute()));
+    }
+    if (messageId) {
+      out.push(
+        ...(await this.db
+          .selectFrom('mail_message_refs as r')
+          .innerJoin('mail_messages as m', 'm.id', 'r.message_pk')
+          .select(['m.thread_id', 'm.date'])
+          .where('r.account_id', '=', accountId)
+          .where('r.ref', '=', messageId)
+          .execute()),
+      );
+    }
+    return out.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+  }
+
+  /** The thread of the latest message with the same subject key that shares a contact, within [since, until]. */
+  async threadBySubject(accountId: string, subjectKey: string, contacts: string[], since: string, until: string): Promise<string | undefined> {
+    if (!subjectKey || contacts.length === 0) return undefined;
+    const r = await this.db
+      .selectFrom('mail_messages as m')
+      .innerJoin('mail_message_contacts as c', 'c.message_pk', 'm.id')
+      .select('m.thread_id')
+      .where('m.account_id', '=', accountId)
+      .where('m.subject_key', '=', subjectKey)
+      .where('m.date', '>=', since)
+      .where('m.date', '<=', until)
+      .where('c.address', 'in', contacts)
+      .orderBy('m.date', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r?.thread_id;
+  }
+
+  /**
+   * Stores a new message with its contacts, references and source in one transaction. When the
+   * account already has a message with the same Message-ID (a race, or a second sighting) nothing
+   * new is stored: the source is added to the existing one, which comes back with `created: false`.
+   */
+  async insert(m: NewMailMessage): Promise<{ row: MailMessageSummary; created: boolean }> {
+    const now = m.row.created_at;
+    try {
+      await this.db.transaction().execute(async (tx) => {
+        await tx.insertInto('mail_messages').values(m.row).execute();
+        const contacts = [...new Set(m.contacts)];
+        if (contacts.length) {
+          await tx.insertInto('mail_message_contacts').values(contacts.map((address) => ({ message_pk: m.row.id, tenant_id: m.row.tenant_id, account_id: m.row.account_id, address, date: m.row.date }))).execute();
+        }
+        const refs = [...new Set(m.refs)];
+        if (refs.length) await tx.insertInto('mail_message_refs').values(refs.map((ref) => ({ message_pk: m.row.id, account_id: m.row.account_id, ref }))).execute();
+        // another ingest of the same place won the race: roll this one back, answer with that one
+        if (m.source && !(await this.addSource(m.row.id, m.source, now, tx))) throw SOURCE_TAKEN;
+        const others = (m.mergeThreads ?? []).filter((t) => t !== m.row.thread_id);
+        if (others.length) await tx.updateTable('mail_messages').set({ thread_id: m.row.thread_id }).where('account_id', '=', m.row.account_id).where('thread_id', 'in', others).execute();
+      });
+    } catch (err) {
+      if (err !== SOURCE_TAKEN && !isUniqueViolation(err)) throw err;
+      const existing = m.source ? await this.findBySource(m.source) : undefined;
+      if (existing) return { row: existing, created: false };
+      const same = m.row.message_id ? await this.findByMessageId(m.row.account_id, m.row.message_id) : undefined;
+      if (!same) throw err;
+      if (m.source) await this.addSource(same.id, m.source, now);
+      return { row: same, created: false };
+    }
+    const { raw: _raw, ...rest } = m.row;
+    const summary = Object.fromEntries(SUMMARY.map((k) => [k, rest[k]])) as MailMessageSummary;
+    return { row: summary, created: true };
+  }
+
+  /** Sets what a later sighting learns: the outbox job that sent it, the real folder name. */
+  async update(id: string, patch: { outbox_id?: string; folder?: string; updated_at: string }): Promise<void> {
+    await this.db.updateTable('mail_messages').set(patch).where('id', '=', id).execute();
+  }
+
+  /** The outbox job of a tenant's account that sent a Message-ID, if any. */
+  async outboxIdFor(tenantId: string, accountId: string, messageId: string): Promise<string | undefined> {
+    const r = await this.db
+      .selectFrom('outbox')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('message_id', '=', messageId)
+      .where('account_id', '=', accountId)
+      .where('status', '=', 'sent')
+      .executeTakeFirst();
+    return r?.id;
+  }
+
+  async get(tenantId: string, id: string): Promise<MailMessageDetail | undefined> {
+    return this.db.selectFrom('mail_messages').select(DETAIL).where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+  }
+
+  async raw(tenantId: string, id: string): Promise<Buffer | undefined> {
+    const r = await this.db.selectFrom('mail_messages').select('raw').where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+    return r?.raw;
+  }
+
+  /** Newest first (date, then id); `before` continues after the last item of a page. */
+  async list(tenantId: string, o: MailListOptions): Promise<MailMessageSummary[]> {
+    if (o.contact !== undefined) {
+      let q = this.db
+        .selectFrom('mail_message_contacts as c')
+        .innerJoin('mail_messages as m', 'm.id', 'c.message_pk')
+        .select(SUMMARY.map((c) => `m.${c}` as const))
+        .where('c.tenant_id', '=', tenantId)
+        .where('c.address', '=', o.contact);
+      if (o.accountId) q = q.where('c.account_id', '=', o.accountId);
+      if (o.direction) q = q.where('m.direction', '=', o.direction);
+      if (o.threadId) q = q.where('m.thread_id', '=', o.threadId);
+      if (o.before) {
+        const { date, id } = o.before;
+        q = q.where((eb) => eb.or([eb('c.date', '<', date), eb.and([eb('c.date', '=', date), eb('c.message_pk', '<', id)])]));
+      }
+      return q.orderBy('c.date', 'desc').orderBy('c.message_pk', 'desc').limit(o.limit).execute();
+    }
+    let q = this.db.selectFrom('mail_messages').select(SUMMARY).where('tenant_id', '=', tenantId);
+    if (o.accountId) q = q.where('account_id', '=', o.accountId);
+    if (o.direction) q = q.where('direction', '=', o.direction);
+    if (o.threadId) q = q.where('thread_id', '=', o.threadId);
+    if (o.before) {
+      const { date, id } = o.before;
+      q = q.where((eb) => eb.or([eb('date', '<', date), eb.and([eb('date', '=', date), eb('id', '<', id)])]));
+    }
+    return q.orderBy('date', 'desc').orderBy('id', 'desc').limit(o.limit).execute();
+  }
+}

@@ -1,0 +1,250 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { startFaultSmtp, type FaultSmtp, type FaultSmtpOptions } from '../helpers/fault-smtp.js';
+import { trackSecret } from '../helpers/secrets.js';
+
+// Fault injection through the real send worker: each account's SMTP is a scriptable server on
+// loopback (4xx/5xx at RCPT or DATA, a dropped connection in the middle of DATA, a stall, a
+// provider's limit reply), and the outcome is read where users read it, GET /v1/outbox/:id,
+// and counted at the server (connections, messages, duplicates).
+describe('sending against a faulty SMTP server', () => {
+  const PENALTY_MS = 1_500;
+  const POOL_TIMEOUT_MS = 700;
+  const auth = { username: 'sales@acme.test', password: trackSecret('fault-pass-8c1d2e') };
+  let t: TestApp;
+  let tenant: { id: string; apiKey: string };
+  let relay: FaultSmtp;
+  const servers: FaultSmtp[] = [];
+
+  const send = (body: Record<string, unknown>) => t.request('POST', '/v1/messages', { token: tenant.apiKey, body });
+  const job = async (id: string) => (await t.request('GET', `/v1/outbox/${id}`, { token: tenant.apiKey })).body;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  /** Polls the outbox until the job satisfies `ok` (the worker runs on its own). */
+  async function until(id: string, ok: (j: any) => boolean, what: string, timeoutMs = 10_000): Promise<any> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const j = await job(id);
+      if (ok(j)) return j;
+      if (Date.now() > end) assert.fail(`job ${id} is ${j.status} (attempts ${j.attempts}, ${JSON.stringify(j.lastError)}), wanted ${what}`);
+      await sleep(50);
+    }
+  }
+  const status = (id: string, s: string, timeoutMs?: number) => until(id, (j) => j.status === s, s, timeoutMs);
+
+  /** A fault server and an account (created without a check) that sends through it. */
+  async function faultyAccount(script: FaultSmtpOptions = {}, over: Record<string, unknown> = {}): Promise<{ smtp: FaultSmtp; id: string }> {
+    const smtp = await startFaultSmtp({ auth, ...script });
+    servers.push(smtp);
+    const res = await t.request('POST', '/v1/accounts?verify=false', {
+      token: tenant.apiKey,
+      body: { name: `Faulty ${servers.length}`, type: 'smtp_imap', email: auth.username, password: auth.password, smtp: { host: '127.0.0.1', port: smtp.port, security: 'none' }, ...over },
+    });
+    assert.equal(res.status, 201, res.text);
+    return { smtp, id: res.body.id };
+  }
+
+  const message = (accountId: string, subject: string) => send({ accountId, to: 'customer@example.test', subject, text: `${subject}\n` }).then((r) => {
+    assert.equal(r.status, 202, r.text);
+    return r.body.id as string;
+  });
+  const bare = (messageId: string) => messageId.replace(/^<|>$/g, '');
+
+  before(async () => {
+    relay = await startFaultSmtp();
+    t = await startTestApp({
+      name: 'send-faults',
+      env: { MAILPORT_PLATFORM_SMTP_URL: `smtp://127.0.0.1:${relay.port}`, MAILPORT_PLATFORM_FROM: 'mailer@platform.test' },
+      appOptions: {
+        outbound: {
+          worker: { pollMs: 50, backoffMs: [300], jitter: 0, accountWaitMs: 200, maxAgeMs: 60_000, limitPenaltyMs: PENALTY_MS },
+          pool: { timeoutMs: POOL_TIMEOUT_MS },
+          resolveTxt: async () => {
+            throw Object.assign(new Error('no such name'), { code: 'ENOTFOUND' });
+          },
+        },
+      },
+    });
+    tenant = await t.createTenant('Acme');
+    t.app.outbound.worker.start();
+  });
+  after(async () => {
+    await t?.close();
+    await Promise.all([relay, ...servers].filter(Boolean).map((s) => s.close()));
+  });
+
+  test('a 4xx at RCPT TO and at the end of DATA defers with a next attempt after the backoff; sent once the server recovers', async () => {
+    for (const script of [{ rcptTo: [{ match: /customer@/, reply: { code: 451, message: '4.7.1 Greylisted, try again later' } }] }, { data: { code: 452, message: '4.3.1 Insufficient system storage' } }]) {
+      const { smtp, id } = await faultyAccount(script);
+      const msg = await message(id, 'Temporary');
+      const deferred = await status(msg, 'deferred');
+      assert.equal(deferred.attempts, 1);
+      assert.ok(deferred.nextAttemptAt, 'a next attempt is planned');
+      const backoff = Date.parse(deferred.nextAttemptAt) - Date.parse(deferred.lastError.at);
+      assert.ok(Math.abs(backoff - 300) <= 20, `the backoff of attempt 1 (${backoff} ms)`);
+      assert.match(deferred.lastError.response, /^45[12] /);
+      assert.equal(deferred.response, deferred.lastError.response);
+      // it is tried again on schedule, and deferred again while the server still says 4xx
+      await until(msg, (j) => j.status === 'deferred' && j.attempts >= 2, 'a second attempt');
+      smtp.setScript({});
+      const sent = await status(msg, 'sent');
+      assert.match(sent.response, /^250/);
+      assert.equal(sent.lastError, null);
+      assert.ok(sent.attempts >= 3);
+      assert.equal(smtp.messageIds.get(bare(sent.messageId)), 1);
+      assert.equal(smtp.duplicates(), 0);
+    }
+  });
+
+  test('a 5xx at the end of DATA fails at once with the server\'s reply', async () => {
+    const { smtp, id } = await faultyAccount({ data: { code: 554, message: '5.6.0 Message content rejected' } });
+    const msg = await message(id, 'Permanent');
+    const failed = await status(msg, 'failed');
+    assert.equal(failed.attempts, 1);
+    assert.equal(failed.nextAttemptAt, null);
+    assert.match(failed.response, /^554 5\.6\.0 Message content rejected/);
+    assert.match(failed.lastError.response, /^554 5\.6\.0 Message content rejected/);
+    assert.equal(failed.lastError.code, 'SEND_REJECTED');
+    await sleep(500);
+    assert.equal(smtp.stats.messagesReceived, 1, 'not tried again');
+    assert.equal(smtp.stats.messagesAccepted, 0);
+  });
+
+  test('a connection dropped in the middle of DATA defers the message, which is delivered once on retry', async () => {
+    const { smtp, id } = await faultyAccount({ dropInData: 20 });
+    const msg = await message(id, 'Dropped');
+    const deferred = await status(msg, 'deferred');
+    assert.equal(deferred.attempts, 1);
+    assert.ok(deferred.nextAttemptAt);
+    assert.ok(smtp.stats.drops >= 1);
+    const account = await t.request('GET', `/v1/accounts/${id}`, { token: tenant.apiKey });
+    assert.notEqual(account.body.statusColor, 'red', 'a lost connection is not a settings problem');
+    smtp.setScript({});
+    const sent = await status(msg, 'sent');
+    assert.equal(smtp.messageIds.get(bare(sent.messageId)), 1, 'delivered exactly once');
+    assert.equal(smtp.duplicates(), 0);
+  });
+
+  test('a server that never greets times out within the pool bound, and does not hold up another account', async () => {
+    const stalled = await faultyAccount({ stallAt: 'connect' });
+    const healthy = await faultyAccount();
+    const started = Date.now();
+    const [slow, fast] = await Promise.all([message(stalled.id, 'Stalled'), message(healthy.id, 'Healthy')]);
+    const ok = await status(fast, 'sent');
+    assert.equal(healthy.smtp.messageIds.get(bare(ok.messageId)), 1);
+    const deferred = await status(slow, 'deferred');
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < POOL_TIMEOUT_MS * 4 + 1_000, `deferred after ${elapsed} ms`);
+    assert.equal(deferred.lastError.code, 'TIMEOUT');
+    assert.ok(deferred.nextAttemptAt);
+    stalled.smtp.setScript({});
+    const sent = await status(slow, 'sent');
+    assert.equal(stalled.smtp.messageIds.get(bare(sent.messageId)), 1);
+  });
+
+  test('no answer after DATA is a TIMEOUT: deferred, bounded, and retried on a new connection', async () => {
+    const { smtp, id } = await faultyAccount({ stallAt: (stage, ctx) => stage === 'data' && ctx.connection === 1 });
+    const started = Date.now();
+    const msg = await message(id, 'Silent');
+    const deferred = await status(msg, 'deferred');
+    assert.ok(Date.now() - started < POOL_TIMEOUT_MS * 4 + 1_000, 'bounded by the pool timeout');
+    assert.equal(deferred.lastError.code, 'TIMEOUT');
+    assert.equal(deferred.attempts, 1);
+    const sent = await status(msg, 'sent');
+    assert.equal(smtp.stats.messagesAccepted, 1);
+    assert.equal(smtp.messages[0].connection, 2, 'the stuck connection was not reused');
+    assert.equal(smtp.messageIds.get(bare(sent.messageId)), 1);
+  });
+
+  test('a provider\'s limit reply defers with LIMIT_REACHED and rests the account: the next message is not even tried until the penalty ends', async () => {
+    let tries = 0; // MAIL FROM commands the server saw (a try that a kept connection would not show)
+    const counted = (reply: { code: number; message: string }) => () => {
+      tries++;
+      return reply;
+    };
+    const replies: FaultSmtpOptions[] = [
+      { mailFrom: () => void tries++, data: { code: 554, message: '5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception' } },
+      { mailFrom: counted({ code: 450, message: '4.7.0 Mail send limit exceeded' }) },
+    ];
+    for (const script of replies) {
+      const { smtp, id } = await faultyAccount(script);
+      const first = await message(id, 'Over the limit');
+      const deferred = await status(first, 'deferred');
+      assert.equal(deferred.lastError.code, 'LIMIT_REACHED', JSON.stringify(deferred.lastError));
+      assert.equal(deferred.attempts, 1);
+      const waits = Date.parse(deferred.nextAttemptAt) - Date.parse(deferred.lastError.at);
+      assert.ok(Math.abs(waits - PENALTY_MS) <= 20, `waits for the penalty, not the short backoff (${waits} ms)`);
+      const usage = await t.request('GET', `/v1/accounts/${id}/usage`, { token: tenant.apiKey });
+      assert.equal(usage.body.remaining, 0, 'usage shows the account blocked');
+
+      const seen = { connections: smtp.stats.connections, tries };
+      const second = await message(id, 'Held back');
+      const held = await status(second, 'deferred');
+      assert.equal(held.lastError.code, 'LIMIT_REACHED');
+      assert.equal(held.attempts, 0, 'never tried at the server');
+      assert.ok(Date.parse(held.nextAttemptAt) >= Date.parse(deferred.nextAttemptAt) - 5, 'held until the penalty ends');
+      assert.equal(smtp.stats.connections, seen.connections, 'no new connection during the penalty');
+      assert.equal(tries, seen.tries, 'no MAIL FROM during the penalty');
+
+      smtp.setScript({});
+      const [a, b] = await Promise.all([status(first, 'sent', 8_000), status(second, 'sent', 8_000)]);
+      assert.ok(Date.parse(a.sentAt) >= Date.parse(deferred.nextAttemptAt), 'not before the penalty ended');
+      assert.equal(smtp.messageIds.get(bare(a.messageId)), 1);
+      assert.equal(smtp.messageIds.get(bare(b.messageId)), 1);
+    }
+  });
+
+  test('over its limits an account that allows it hands mail to the platform processor (From the company, Reply-To the account); one that does not defers it', async () => {
+    const bad = await t.request('POST', '/v1/accounts?verify=false', { token: tenant.apiKey, body: { name: 'Bad', type: 'smtp_imap', email: auth.username, password: auth.password, smtp: { host: '127.0.0.1', port: 25, security: 'none' }, limits: { fallbackToPlatform: 'yes' } } });
+    assert.equal(bad.status, 400, bad.text);
+
+    const on = await faultyAccount({}, { limits: { perMinute: 1, fallbackToPlatform: true } });
+    const account = await t.request('GET', `/v1/accounts/${on.id}`, { token: tenant.apiKey });
+    assert.equal(account.body.limits.fallbackToPlatform, true);
+    assert.equal(account.body.limits.perMinute, 1);
+    const relayed = relay.stats.messagesAccepted;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await message(on.id, `Busy ${i}`));
+    const done = await Promise.all(ids.map((id) => status(id, 'sent')));
+    const own = done.filter((j) => j.via === 'own');
+    const platform = done.filter((j) => j.via === 'platform');
+    assert.equal(own.length, 1, JSON.stringify(done.map((j) => j.via)));
+    assert.equal(platform.length, 2);
+    assert.equal(on.smtp.stats.messagesAccepted, 1);
+    assert.equal(on.smtp.messageIds.get(bare(own[0].messageId)), 1);
+    assert.equal(relay.stats.messagesAccepted - relayed, 2);
+    for (const j of platform) {
+      assert.equal(j.accountId, on.id);
+      assert.equal(j.attempts, 1);
+      assert.equal(j.sentCopy, null);
+      const got = relay.messages.find((m) => m.messageId === j.messageId);
+      assert.ok(got, 'the relay has it');
+      assert.equal(got.from, 'hello@acme.test', 'envelope sender: the company');
+      const head = got.raw.toString('latin1').split('\r\n\r\n')[0]!;
+      assert.match(head, /^From: Acme <hello@acme\.test>$/m);
+      assert.match(head, /^Reply-To: sales@acme\.test$/m);
+      assert.doesNotMatch(head, /^From: .*sales@acme\.test/m);
+    }
+    const usage = await t.request('GET', `/v1/accounts/${on.id}/usage`, { token: tenant.apiKey });
+    assert.equal(usage.body.sentInWindow, 1, 'platform sends do not count against the account');
+
+    const off = await faultyAccount({}, { limits: { perMinute: 1 } });
+    const plain = await t.request('GET', `/v1/accounts/${off.id}`, { token: tenant.apiKey });
+    assert.equal(plain.body.limits.fallbackToPlatform, false, 'off unless the tenant allows it');
+    const before = relay.stats.messagesAccepted;
+    const held: string[] = [];
+    for (let i = 0; i < 3; i++) held.push(await message(off.id, `Held ${i}`));
+    const settled = await Promise.all(held.map((id) => until(id, (j) => j.status === 'sent' || j.status === 'deferred', 'sent or deferred')));
+    assert.equal(settled.filter((j) => j.status === 'sent' && j.via === 'own').length, 1);
+    const deferred = settled.filter((j) => j.status === 'deferred');
+    assert.equal(deferred.length, 2);
+    for (const d of deferred) {
+      assert.equal(d.lastError.code, 'LIMIT_REACHED');
+      assert.equal(d.attempts, 0);
+      assert.equal(d.via, null);
+      assert.ok(Date.parse(d.nextAttemptAt) > Date.now() + 20_000, 'waits for the window');
+    }
+    assert.equal(relay.stats.messagesAccepted, before, 'nothing went to the platform');
+  });
+});
