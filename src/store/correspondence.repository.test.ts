@@ -1,9 +1,9 @@
-import { describe, test, before, after } from 'node:test';
+import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { DIALECTS, type TestDatabase } from '../../test/helpers/databases.js';
-import { openStore, migrateToLatest, repositories, type Store, type Repositories, type MailMessageRow } from './index.js';
+import { DIALECTS } from '../../test/helpers/databases.js';
+import { T0, twoConnections } from '../../test/helpers/stores.js';
+import { type Repositories, type MailMessageRow } from './index.js';
 
-const T0 = '2030-01-01T00:00:00.000Z';
 const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000).toISOString();
 
 let seq = 0;
@@ -22,33 +22,15 @@ function mail(over: Partial<MailMessageRow> = {}): MailMessageRow {
 // The correspondence repository on every dialect (PostgreSQL: UIDVALIDITY beyond int4, bytea, races between connections).
 for (const { dialect, make } of DIALECTS) {
   describe(`correspondence repository on ${dialect}`, () => {
-    let tdb: TestDatabase;
-    let store: Store;
-    let second: Store;
+    const db = twoConnections(make);
     let repo: Repositories;
     let repo2: Repositories;
     // SQLite: one connection per process (better-sqlite3 blocks while it waits for a lock held by
     // another connection of the same process), so there the "race" queues on that connection
     const racer = () => (dialect === 'postgres' ? repo2 : repo);
-
     before(async () => {
-      tdb = await make();
-      store = openStore(tdb.url);
-      second = openStore(tdb.url);
-      await migrateToLatest(store.db);
-      repo = repositories(store);
-      repo2 = repositories(second);
-      for (const t of ['ten_a', 'ten_b']) {
-        await repo.tenants.insert(
-          { id: t, name: t, company_email: `${t}@example.test`, from_name: null, created_at: T0, updated_at: T0 },
-          { id: `key_${t}`, tenant_id: t, key_hash: `hash_${t}`, prefix: 'mp_x', created_at: T0, last_used_at: null },
-        );
-      }
-    });
-    after(async () => {
-      await store?.close();
-      await second?.close();
-      await tdb?.drop();
+      repo = db.repo;
+      repo2 = db.repo2;
     });
 
     test('stores the raw bytes exactly; a place already recorded is found; views omit the bytes; other tenants see nothing', async () => {

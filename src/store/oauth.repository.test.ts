@@ -1,9 +1,9 @@
-import { describe, test, before, after } from 'node:test';
+import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { DIALECTS, type TestDatabase } from '../../test/helpers/databases.js';
-import { openStore, migrateToLatest, repositories, type Store, type Repositories, type AccountRow, type OAuthStateRow } from './index.js';
+import { DIALECTS } from '../../test/helpers/databases.js';
+import { T0, twoConnections } from '../../test/helpers/stores.js';
+import { type Repositories, type AccountRow, type OAuthStateRow } from './index.js';
 
-const T0 = '2030-01-01T00:00:00.000Z';
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
 
 function account(id: string): AccountRow {
@@ -22,34 +22,18 @@ function state(id: string, hash: string, accountId: string, expiresAt: string): 
 // The OAuth repository on every dialect: a state is taken once, even by two nodes at the same moment.
 for (const { dialect, make } of DIALECTS) {
   describe(`oauth repository on ${dialect}`, () => {
-    let tdb: TestDatabase;
-    let store: Store;
-    let second: Store;
+    const db = twoConnections(make, ['ten_a']);
     let repo: Repositories;
     let other: Repositories;
-
     before(async () => {
-      tdb = await make();
-      store = openStore(tdb.url);
-      second = openStore(tdb.url);
-      await migrateToLatest(store.db);
-      repo = repositories(store);
-      other = repositories(second);
-      await repo.tenants.insert(
-        { id: 'ten_a', name: 'a', company_email: 'a@example.test', from_name: null, created_at: T0, updated_at: T0 },
-        { id: 'key_a', tenant_id: 'ten_a', key_hash: 'hash_a', prefix: 'mp_x', created_at: T0, last_used_at: null },
-      );
+      repo = db.repo;
+      other = db.repo2;
       await repo.oauth.insertApp({
         id: 'oapp_1', provider: 'google', client_id: 'c', client_secret_enc: 'v1.k.iv.tag.ct', authorization_endpoint: 'https://a.test/auth',
         token_endpoint: 'https://a.test/token', issuer: 'https://a.test', tenant: null, scopes: '["https://mail.google.com/"]', created_at: T0,
       });
       await repo.accounts.insert(account('acc_1'));
       await repo.accounts.insert(account('acc_2'));
-    });
-    after(async () => {
-      await second?.close();
-      await store?.close();
-      await tdb?.drop();
     });
 
     test('the newest app of a provider is the current one', async () => {

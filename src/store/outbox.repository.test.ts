@@ -1,9 +1,9 @@
-import { describe, test, before, after } from 'node:test';
+import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { DIALECTS, type TestDatabase } from '../../test/helpers/databases.js';
-import { openStore, migrateToLatest, repositories, type Store, type Repositories, type OutboxRow } from './index.js';
+import { DIALECTS } from '../../test/helpers/databases.js';
+import { T0, twoConnections } from '../../test/helpers/stores.js';
+import { type Repositories, type OutboxRow } from './index.js';
 
-const T0 = '2030-01-01T00:00:00.000Z';
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
 
 let seq = 0;
@@ -23,30 +23,12 @@ function job(over: Partial<OutboxRow> = {}): OutboxRow {
 // The outbox repository on every dialect: SQLite (one process) and PostgreSQL (several workers claim together).
 for (const { dialect, make } of DIALECTS) {
   describe(`outbox repository on ${dialect}`, () => {
-    let tdb: TestDatabase;
-    let store: Store;
-    let second: Store;
+    const db = twoConnections(make);
     let repo: Repositories;
     let repo2: Repositories;
-
     before(async () => {
-      tdb = await make();
-      store = openStore(tdb.url);
-      second = openStore(tdb.url);
-      await migrateToLatest(store.db);
-      repo = repositories(store);
-      repo2 = repositories(second);
-      for (const t of ['ten_a', 'ten_b']) {
-        await repo.tenants.insert(
-          { id: t, name: t, company_email: `${t}@example.test`, from_name: null, created_at: T0, updated_at: T0 },
-          { id: `key_${t}`, tenant_id: t, key_hash: `hash_${t}`, prefix: 'mp_x', created_at: T0, last_used_at: null },
-        );
-      }
-    });
-    after(async () => {
-      await store?.close();
-      await second?.close();
-      await tdb?.drop();
+      repo = db.repo;
+      repo2 = db.repo2;
     });
 
     test('stores the message bytes exactly and hides them from views', async () => {
@@ -84,7 +66,7 @@ for (const { dialect, make } of DIALECTS) {
     });
 
     test('two workers claiming at once never get the same job; only due jobs are claimed', async () => {
-      await store.db.deleteFrom('outbox').execute();
+      await db.store.db.deleteFrom('outbox').execute();
       for (let i = 0; i < 20; i++) await repo.outbox.insert(job({ next_attempt_at: at(i % 2 === 0 ? 0 : 3600), status: i % 4 === 1 ? 'deferred' : 'queued' }));
       await repo.outbox.insert(job({ status: 'sent' }));
       const [a, b] = await Promise.all([repo.outbox.claimDue(at(10), 8, 'A', at(70)), repo2.outbox.claimDue(at(10), 8, 'B', at(70))]);
@@ -96,7 +78,7 @@ for (const { dialect, make } of DIALECTS) {
     });
 
     test('a claim takes the earliest due jobs first, over queued, deferred and expired claims alike, at most the limit', async () => {
-      await store.db.deleteFrom('outbox').execute();
+      await db.store.db.deleteFrom('outbox').execute();
       const expired = job({ status: 'sending', next_attempt_at: at(3), locked_by: 'X', locked_until: at(9) });
       const held = job({ status: 'sending', next_attempt_at: at(0), locked_by: 'Y', locked_until: at(600) });
       const deferred = job({ status: 'deferred', next_attempt_at: at(1) });
@@ -111,7 +93,7 @@ for (const { dialect, make } of DIALECTS) {
     });
 
     test('an outcome is written only by the claim that holds the job; an expired claim is taken over', async () => {
-      await store.db.deleteFrom('outbox').execute();
+      await db.store.db.deleteFrom('outbox').execute();
       const row = job();
       await repo.outbox.insert(row);
       const [claimed] = await repo.outbox.claimDue(at(0), 1, 'A', at(60));
@@ -128,7 +110,7 @@ for (const { dialect, make } of DIALECTS) {
     });
 
     test('Sent copies are claimed once each and come due again when a worker dies', async () => {
-      await store.db.deleteFrom('outbox').execute();
+      await db.store.db.deleteFrom('outbox').execute();
       const row = job({ status: 'sent', sent_copy: 'pending', sent_copy_next_at: at(0) });
       await repo.outbox.insert(row);
       const [a, b] = await Promise.all([repo.outbox.claimSentCopies(at(1), 5, 'A', at(61)), repo2.outbox.claimSentCopies(at(1), 5, 'B', at(61))]);
@@ -143,7 +125,7 @@ for (const { dialect, make } of DIALECTS) {
     });
 
     test('replaceRaw changes the bytes of a held job only', async () => {
-      await store.db.deleteFrom('outbox').execute();
+      await db.store.db.deleteFrom('outbox').execute();
       const row = job({ sender_resolved: 0 });
       await repo.outbox.insert(row);
       await repo.outbox.claimDue(at(0), 1, 'A', at(60));

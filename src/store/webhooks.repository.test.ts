@@ -1,9 +1,9 @@
-import { describe, test, before, after } from 'node:test';
+import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { DIALECTS, type TestDatabase } from '../../test/helpers/databases.js';
-import { openStore, migrateToLatest, repositories, type Store, type Repositories, type WebhookRow, type WebhookEventRow } from './index.js';
+import { DIALECTS } from '../../test/helpers/databases.js';
+import { T0, twoConnections } from '../../test/helpers/stores.js';
+import { type Repositories, type WebhookRow, type WebhookEventRow } from './index.js';
 
-const T0 = '2030-01-01T00:00:00.000Z';
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
 
 function hook(id: string, tenantId: string, events: string[]): WebhookRow {
@@ -20,28 +20,12 @@ const nextId = (prefix: string) => () => `${prefix}_${String(++seq).padStart(6, 
 // The webhooks repository on every dialect: SQLite (one process) and PostgreSQL (several nodes claim together).
 for (const { dialect, make } of DIALECTS) {
   describe(`webhooks repository on ${dialect}`, () => {
-    let tdb: TestDatabase;
-    let store: Store;
-    let second: Store;
+    const db = twoConnections(make);
     let repo: Repositories;
-
+    let repo2: Repositories;
     before(async () => {
-      tdb = await make();
-      store = openStore(tdb.url);
-      second = openStore(tdb.url);
-      await migrateToLatest(store.db);
-      repo = repositories(store);
-      for (const t of ['ten_a', 'ten_b']) {
-        await repo.tenants.insert(
-          { id: t, name: t, company_email: `${t}@example.test`, from_name: null, created_at: T0, updated_at: T0 },
-          { id: `key_${t}`, tenant_id: t, key_hash: `hash_${t}`, prefix: 'mp_x', created_at: T0, last_used_at: null },
-        );
-      }
-    });
-    after(async () => {
-      await second?.close();
-      await store?.close();
-      await tdb?.drop();
+      repo = db.repo;
+      repo2 = db.repo2;
     });
 
     test('subscriptions are scoped by tenant', async () => {
@@ -65,19 +49,19 @@ for (const { dialect, make } of DIALECTS) {
       assert.equal(onlyStar.length, 1);
 
       assert.deepEqual(await repo.webhooks.insertEvent(event('evt_3', 'ten_b', 'message.sent'), nextId('dlv_m')), [], 'nobody wants it');
-      const stored = await store.db.selectFrom('webhook_events').select('id').where('id', '=', 'evt_3').executeTakeFirst();
+      const stored = await db.store.db.selectFrom('webhook_events').select('id').where('id', '=', 'evt_3').executeTakeFirst();
       assert.equal(stored, undefined, 'an event nobody subscribes to is not kept');
     });
 
     test('an event and its deliveries are written together or not at all', async () => {
       // the same delivery id twice: the second insert fails, and the event must go with it
       await assert.rejects(repo.webhooks.insertEvent(event('evt_dup', 'ten_a', 'account.error'), () => 'dlv_same'));
-      const stored = await store.db.selectFrom('webhook_events').select('id').where('id', '=', 'evt_dup').executeTakeFirst();
+      const stored = await db.store.db.selectFrom('webhook_events').select('id').where('id', '=', 'evt_dup').executeTakeFirst();
       assert.equal(stored, undefined);
     });
 
     test('claiming takes due pending rows once, and counts the attempt', async () => {
-      await store.db.deleteFrom('webhook_deliveries').execute();
+      await db.store.db.deleteFrom('webhook_deliveries').execute();
       const now = at(60);
       const due = await repo.webhooks.insertEvent(event('evt_c1', 'ten_a', 'account.error'), nextId('dlv_c'));
       const later = await repo.webhooks.insertEvent(event('evt_c2', 'ten_b', 'account.error', at(3600)), nextId('dlv_c'));
@@ -95,10 +79,10 @@ for (const { dialect, make } of DIALECTS) {
     });
 
     test('two processes claiming at once never take the same delivery', async () => {
-      await store.db.deleteFrom('webhook_deliveries').execute();
+      await db.store.db.deleteFrom('webhook_deliveries').execute();
       const all: string[] = [];
       for (let i = 0; i < 15; i++) all.push(...(await repo.webhooks.insertEvent(event(`evt_p${i}`, 'ten_a', 'account.error'), nextId('dlv_p'))));
-      const other = repositories(second);
+      const other = db.repo2;
       const rounds = await Promise.all([
         repo.webhooks.claimDue(at(60), 7), other.webhooks.claimDue(at(60), 7), repo.webhooks.claimDue(at(60), 7), other.webhooks.claimDue(at(60), 7), repo.webhooks.claimDue(at(60), 7),
       ]);
@@ -108,7 +92,7 @@ for (const { dialect, make } of DIALECTS) {
     });
 
     test('recording an attempt needs the claim to still hold', async () => {
-      await store.db.deleteFrom('webhook_deliveries').execute();
+      await db.store.db.deleteFrom('webhook_deliveries').execute();
       const [id] = await repo.webhooks.insertEvent(event('evt_r', 'ten_b', 'account.active'), nextId('dlv_r'));
       const [claim] = await repo.webhooks.claimDue(at(1), 1);
       assert.equal(claim!.id, id);
@@ -133,7 +117,7 @@ for (const { dialect, make } of DIALECTS) {
     });
 
     test('a delivery left in flight by a dead process is taken back after the visibility timeout', async () => {
-      await store.db.deleteFrom('webhook_deliveries').execute();
+      await db.store.db.deleteFrom('webhook_deliveries').execute();
       const [id] = await repo.webhooks.insertEvent(event('evt_s', 'ten_b', 'account.error'), nextId('dlv_s'));
       await repo.webhooks.claimDue(at(5), 1);
       const interrupted = { error: '{"code":"UNAVAILABLE","message":"interrupted"}', newAttemptId: nextId('att_s') };
@@ -150,7 +134,7 @@ for (const { dialect, make } of DIALECTS) {
     });
 
     test('the delivery log pages newest first and filters by status', async () => {
-      await store.db.deleteFrom('webhook_deliveries').execute();
+      await db.store.db.deleteFrom('webhook_deliveries').execute();
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) ids.push(...(await repo.webhooks.insertEvent(event(`evt_l${i}`, 'ten_b', 'account.error'), nextId('dlv_l'))));
       const first = await repo.webhooks.listDeliveries('whk_3', { limit: 2 });
@@ -165,7 +149,7 @@ for (const { dialect, make } of DIALECTS) {
       const [claim] = await repo.webhooks.claimDue(at(200), 1);
       assert.ok(claim, 'one delivery in flight while its subscription goes');
       assert.equal(await repo.webhooks.delete('ten_b', 'whk_3'), true);
-      const left = await store.db.selectFrom('webhook_deliveries').select('id').where('webhook_id', '=', 'whk_3').execute();
+      const left = await db.store.db.selectFrom('webhook_deliveries').select('id').where('webhook_id', '=', 'whk_3').execute();
       assert.deepEqual(left, []);
       assert.equal(await repo.webhooks.get('ten_b', 'whk_3'), undefined);
       const late = await repo.webhooks.recordAttempt(claim!, { id: 'att_late', delivery_id: claim!.id, number: 1, at: at(200), duration_ms: 5, status_code: 200, error: null, response: null },
