@@ -25,6 +25,8 @@ export interface ProviderDraft {
   customServers: boolean;
   receive: boolean;
   receiveVia: 'imap' | 'pop';
+  /** Gmail or Google Workspace with an app password (type smtp_imap) instead of "Sign in with Google" */
+  useAppPassword: boolean;
 }
 
 export const OTHER = 'other';
@@ -46,6 +48,7 @@ export function emptyDraft(): ProviderDraft {
     customServers: false,
     receive: false,
     receiveVia: 'imap',
+    useAppPassword: false,
   };
 }
 
@@ -104,12 +107,12 @@ export function applyDiscovery(d: ProviderDraft, found: Discovery, presets: Pres
 }
 
 /** Problems found before asking the server (empty fields), keyed like the API's `error.field`. */
-export function checkDraft(d: ProviderDraft): Record<string, FieldProblem> {
+export function checkDraft(d: ProviderDraft, signsIn = false): Record<string, FieldProblem> {
   const p: Record<string, FieldProblem> = {};
   if (!d.name.trim()) p.name = { message: 'Give this provider a name, for example "Sales" or your company name.' };
   if (!d.presetId) p.preset = { message: 'Choose your email provider, or "Other / not listed".' };
   if (!EMAIL_RE.test(d.email.trim())) p.email = { message: 'Enter the full email address, for example name@example.com.' };
-  if (!d.password) p.password = { message: 'Enter the password of this mailbox (or its app password).' };
+  if (!signsIn && !d.password) p.password = { message: 'Enter the password of this mailbox (or its app password).' };
   if (showsServers(d)) {
     const kinds: EndpointKind[] = ['smtp'];
     if (d.receive) kinds.push(d.receiveVia);
@@ -147,6 +150,11 @@ export function toRequest(d: ProviderDraft, preset: Preset | undefined): Record<
     body.imap = endpoint(d.imap);
   }
   return body;
+}
+
+/** The body of `POST /v1/accounts` for a provider that signs in (type gmail or outlook): saved grey, no password. */
+export function toSignInRequest(d: ProviderDraft, type: 'gmail' | 'outlook'): Record<string, unknown> {
+  return { name: d.name.trim(), type, preset: d.presetId, email: d.email.trim(), receiveEmails: d.receive };
 }
 
 /** Where a server's `error.field` is shown on this form. */

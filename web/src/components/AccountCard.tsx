@@ -7,6 +7,7 @@ import { Notice, ProblemNotice } from './Notice.tsx';
 import { StatusBadge } from './StatusBadge.tsx';
 import { Switch } from './Switch.tsx';
 import { UsageLine } from './UsageLine.tsx';
+import { isOAuthType, signInLabel, startSignIn } from '../oauth.ts';
 
 interface Props {
   api: Api;
@@ -72,6 +73,19 @@ export function AccountCard({ api, account, presetName, onChanged, onDeleted }: 
     }
   }
 
+  /** Gmail or Outlook not (or no longer) signed in: to the provider's sign-in; the page is left there. */
+  async function signIn() {
+    setBusy('Opening the sign-in page…');
+    setOutcome(null);
+    try {
+      await startSignIn(api, account.id);
+    } catch (err) {
+      setOutcome({ kind: 'error', problem: problemOf(err) });
+      setBusy(null);
+    }
+  }
+
+  const oauth = isOAuthType(account.type) ? account.type : null;
   const headingId = `account-${account.id}`;
   const shownError = account.enabled ? account.lastError?.message : undefined;
   return (
@@ -99,9 +113,14 @@ export function AccountCard({ api, account, presetName, onChanged, onDeleted }: 
       <UsageLine api={api} accountId={account.id} refresh={account} />
       <Switch label="Use this provider" checked={account.enabled} disabled={busy !== null} onChange={setEnabled} />
       <div className="actions">
+        {oauth && account.status !== 'active' ? (
+          <button type="button" className="button button-primary" onClick={signIn} disabled={busy !== null}>{signInLabel(oauth)}</button>
+        ) : null}
         <button type="button" className="button" onClick={testSend} disabled={busy !== null || !account.enabled}>Send test email</button>
         <button type="button" className="button" onClick={verify} disabled={busy !== null}>Verify now</button>
-        <button type="button" className="button" onClick={() => setChangingPassword(true)} disabled={busy !== null || changingPassword}>Change password</button>
+        {oauth ? null : (
+          <button type="button" className="button" onClick={() => setChangingPassword(true)} disabled={busy !== null || changingPassword}>Change password</button>
+        )}
         <button type="button" className="button" onClick={() => setConfirm('clear')} disabled={busy !== null}>Clear settings</button>
         <button type="button" className="button button-danger-outline" onClick={() => setConfirm('delete')} disabled={busy !== null}>Delete</button>
       </div>

@@ -1,8 +1,11 @@
 import type { Preset } from '../types.ts';
 
-/** What the catalog says a person must know or do first: app passwords, switching IMAP on, and notes. */
-export function ProviderNotes({ preset }: { preset: Preset }) {
-  const appPassword = preset.auth.appPassword === 'required';
+/**
+ * What the catalog says a person must know or do first: app passwords, switching IMAP on, and notes.
+ * `signsIn`: the form connects with "Sign in with Google" / "Activate Outlook", so no password is asked for.
+ */
+export function ProviderNotes({ preset, signsIn = false }: { preset: Preset; signsIn?: boolean }) {
+  const appPassword = preset.auth.appPassword === 'required' && !signsIn;
   if (!appPassword && !preset.enableUrl && preset.notes.length === 0) return null;
   return (
     <section className="provider-notes" aria-label={`Before you connect ${preset.name}`}>

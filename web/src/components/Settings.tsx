@@ -6,6 +6,7 @@ import { AccountForm } from './AccountForm.tsx';
 import { CompanySettings } from './CompanySettings.tsx';
 import { Notice, ProblemNotice } from './Notice.tsx';
 import { statusText } from './StatusBadge.tsx';
+import { takeSignInResult, type SignInResult } from '../oauth.ts';
 
 interface Loaded {
   session: SessionInfo;
@@ -19,7 +20,9 @@ export function Settings({ api }: { api: Api }) {
   const [data, setData] = useState<Loaded | null>(null);
   const [loadProblem, setLoadProblem] = useState<FieldProblem | null>(null);
   const [adding, setAdding] = useState(false);
-  const [saved, setSaved] = useState<Account | null>(null);
+  const [saved, setSaved] = useState<{ account: Account; problem?: FieldProblem } | null>(null);
+  // back from the provider's sign-in: the outcome is in the address once, then removed from it
+  const [signedIn, setSignedIn] = useState<SignInResult | null>(takeSignInResult);
 
   useEffect(() => {
     Promise.all([
@@ -54,19 +57,21 @@ export function Settings({ api }: { api: Api }) {
         </div>
         {done}
       </header>
+      {signedIn ? <SignInOutcome result={signedIn} account={data.accounts.find((a) => a.id === signedIn.accountId)} returnUrl={returnUrl} /> : null}
       {saved ? (
-        <div className="notice notice-success saved" role="status">
+        <div className={`notice ${saved.problem ? 'notice-info' : 'notice-success'} saved`} role="status">
           <p>
-            <strong>Saved “{saved.name}”.</strong> Status: {statusText(data.accounts.find((a) => a.id === saved.id) ?? saved)}.
-            {returnUrl ? ' Press Done when you have finished.' : ''}
+            <strong>Saved “{saved.account.name}”.</strong> Status: {statusText(data.accounts.find((a) => a.id === saved.account.id) ?? saved.account)}.
+            {returnUrl && !saved.problem ? ' Press Done when you have finished.' : ''}
           </p>
         </div>
       ) : null}
+      {saved?.problem ? <ProblemNotice problem={saved.problem} /> : null}
       <section aria-labelledby="providers-title" className="stack">
         <div className="section-head">
           <h2 id="providers-title">Email providers</h2>
           {!adding ? (
-            <button type="button" className="button button-primary" onClick={() => { setAdding(true); setSaved(null); }}>
+            <button type="button" className="button button-primary" onClick={() => { setAdding(true); setSaved(null); setSignedIn(null); }}>
               Add provider
             </button>
           ) : null}
@@ -79,10 +84,10 @@ export function Settings({ api }: { api: Api }) {
             api={api}
             presets={data.presets}
             onCancel={() => setAdding(false)}
-            onSaved={(account) => {
+            onSaved={(account, problem) => {
               setAccounts((list) => [...list, account]);
               setAdding(false);
-              setSaved(account);
+              setSaved({ account, problem });
             }}
           />
         ) : null}
@@ -99,5 +104,29 @@ export function Settings({ api }: { api: Api }) {
       </section>
       <CompanySettings api={api} tenant={data.tenant} onSaved={(tenant) => setData((d) => (d ? { ...d, tenant } : d))} />
     </>
+  );
+}
+
+/** The outcome of "Sign in with Google" / "Activate Outlook", in plain words: connected, or what went wrong and what to do. */
+function SignInOutcome({ result, account, returnUrl }: { result: SignInResult; account: Account | undefined; returnUrl: string | null }) {
+  const name = account ? `“${account.name}”` : 'The provider';
+  if (result.status === 'active') {
+    return (
+      <div className="notice notice-success signed-in" role="status">
+        <p>
+          <strong>Connected.</strong> {name} works now: email is sent through it.
+          {returnUrl ? ' Press Done when you have finished.' : ''}
+        </p>
+      </div>
+    );
+  }
+  const hint = account?.lastError && account.lastError.code === result.code ? account.lastError.hint : null;
+  return (
+    <ProblemNotice
+      problem={{
+        message: `Not connected: ${result.message ?? 'the sign-in did not complete.'}`,
+        hint: hint ?? `Press “${account?.type === 'outlook' ? 'Activate Outlook' : 'Sign in with Google'}” to try again.`,
+      }}
+    />
   );
 }
