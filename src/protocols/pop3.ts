@@ -398,16 +398,28 @@ export class Pop3Client extends EventEmitter {
   }
 
   private open(secure: boolean): Promise<void> {
+    const { host, port, connectTimeoutMs } = this.options;
+    const tlsOpts = { ...tlsOptions(this.options.hostName), ...this.options.tls };
+    return this.whenReady(
+      () => (secure ? tls.connect({ host, port, ...tlsOpts }) : net.connect({ host, port })),
+      secure,
+      () => new Pop3Error(`Could not connect to ${this.where()} within ${Math.round(connectTimeoutMs / 100) / 10} s`, { code: 'CONNECT_TIMEOUT', phase: 'connect' }),
+    );
+  }
+
+  /**
+   * Makes the socket `create` returns the connection and waits until it is ready (TLS: after the
+   * handshake). A failure before then, or no readiness within connectTimeoutMs, rejects once.
+   */
+  private whenReady(create: () => net.Socket, secure: boolean, timeoutError: () => Pop3Error, early: (err: Pop3Error) => Pop3Error = (e) => e): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const { host, port, connectTimeoutMs } = this.options;
       let done = false;
-      const tlsOpts = { ...tlsOptions(this.options.hostName), ...this.options.tls };
-      const socket: net.Socket = secure ? tls.connect({ host, port, ...tlsOpts }) : net.connect({ host, port });
+      const socket = create();
       this.socket = socket;
       const timer = setTimeout(() => {
-        settle(new Pop3Error(`Could not connect to ${this.where()} within ${Math.round(connectTimeoutMs / 100) / 10} s`, { code: 'CONNECT_TIMEOUT', phase: 'connect' }));
+        settle(timeoutError());
         socket.destroy();
-      }, Math.max(1, connectTimeoutMs));
+      }, Math.max(1, this.options.connectTimeoutMs));
       const settle = (err?: Pop3Error): void => {
         if (done) return;
         done = true;
@@ -421,7 +433,7 @@ export class Pop3Client extends EventEmitter {
         this.secure = secure;
         settle();
       });
-      this.attach(socket, (err) => settle(err));
+      this.attach(socket, (err) => settle(early(err)));
     });
   }
 
@@ -456,30 +468,13 @@ export class Pop3Client extends EventEmitter {
     plain.removeAllListeners('close');
     // a late error on the wrapped socket must not go unhandled
     plain.on('error', () => undefined);
-    return new Promise<void>((resolve, reject) => {
-      let done = false;
-      const tlsOpts = { ...tlsOptions(this.options.hostName), ...this.options.tls };
-      const secure = tls.connect({ socket: plain, ...tlsOpts });
-      this.socket = secure;
-      const timer = setTimeout(() => {
-        finish(new Pop3Error(`The TLS handshake with ${this.where()} did not finish within ${Math.round(this.options.connectTimeoutMs / 100) / 10} s`, { code: 'UPGRADE_TIMEOUT', phase: 'tls' }));
-        secure.destroy();
-      }, Math.max(1, this.options.connectTimeoutMs));
-      const finish = (err?: Pop3Error): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        if (err) {
-          this.failure = err;
-          reject(err);
-        } else resolve();
-      };
-      secure.once('secureConnect', () => {
-        this.secure = true;
-        finish();
-      });
-      this.attach(secure, (err) => finish(new Pop3Error(err.message, { code: err.code, phase: 'tls', cause: err.cause, response: err.response })));
-    });
+    const tlsOpts = { ...tlsOptions(this.options.hostName), ...this.options.tls };
+    return this.whenReady(
+      () => tls.connect({ socket: plain, ...tlsOpts }),
+      true,
+      () => new Pop3Error(`The TLS handshake with ${this.where()} did not finish within ${Math.round(this.options.connectTimeoutMs / 100) / 10} s`, { code: 'UPGRADE_TIMEOUT', phase: 'tls' }),
+      (err) => new Pop3Error(err.message, { code: err.code, phase: 'tls', cause: err.cause, response: err.response }),
+    );
   }
 
   /** Rejects the command in flight and every later one with `err` (the first failure wins). */
