@@ -100,7 +100,7 @@ for v in MAILPORT_TEST_PEERS NODE_EXTRA_CA_CERTS MAILPORT_ALLOW_PRIVATE_HOSTS MA
 step "6/6 tests (${#files[@]} files)"
 runner_flags=()
 # both exist on Node 20.20 (checked); probed so an older Node 20 still runs the suite
-for f in --test-concurrency=2 --test-timeout=120000; do
+for f in --test-concurrency=2 --test-timeout=600000; do
   if node "$f" -e 0 >/dev/null 2>&1; then runner_flags+=("$f"); else echo "(this node does not support $f; running without it)"; fi
 done
 TAP=$ARTIFACTS/test-results.tap

@@ -175,6 +175,7 @@ export class AccountsService {
     if (input.type === undefined) throw invalid('type', 'type is required');
     if (input.email === undefined) throw invalid('email', 'email is required');
     const draft = this.draftFrom(undefined, input);
+    await this.checkCampaign(tenantId, draft.campaignId, null);
     const checks = options.verify ? await this.verifyDraft(draft, undefined) : null;
     const at = this.now().toISOString();
     const id = newId('acc');
@@ -195,6 +196,7 @@ export class AccountsService {
   async update(tenantId: string, id: string, input: AccountInput, options: { verify: boolean }): Promise<AccountView> {
     const current = await this.row(tenantId, id);
     const draft = this.draftFrom(current, input);
+    await this.checkCampaign(tenantId, draft.campaignId, current.campaign_id);
     const changed = this.connectionChanged(current, draft);
     const at = this.now().toISOString();
     let patch: AccountPatch = { ...this.columns(draft, id, current), campaign_id: draft.campaignId, updated_at: at };
@@ -370,6 +372,14 @@ export class AccountsService {
     const row = await this.deps.repos.accounts.get(tenantId, id);
     if (!row) throw notFound('Account');
     return row;
+  }
+
+  /** A campaign an account is newly attached to must be one of the tenant's (400 campaignId otherwise). */
+  private async checkCampaign(tenantId: string, campaignId: string | null, current: string | null): Promise<void> {
+    if (campaignId === null || campaignId === current) return;
+    if (!(await this.deps.repos.campaigns.get(tenantId, campaignId))) {
+      throw invalid('campaignId', `there is no campaign "${campaignId}"; GET /v1/campaigns lists yours (POST /v1/campaigns creates one)`);
+    }
   }
 
   private fingerprint(row: AccountRow): string {

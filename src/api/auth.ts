@@ -6,7 +6,8 @@ import type { ConnectSessionGrant } from '../tenants/connect-sessions.service.js
 
 /**
  * Who is calling: the operator, or a tenant (through its API key, or the admin acting for it), or
- * a connect session of the hosted settings page (its tenant, for account settings only).
+ * a connect session of the hosted settings page (its tenant, for account settings, reading
+ * correspondence and campaigns, and working campaign queues: {@link connectSessionMayCall}).
  */
 export type Principal =
   | { kind: 'admin' }
@@ -35,10 +36,15 @@ export interface AuthDeps {
   connectSessions?: { authenticate(token: string): Promise<ConnectSessionGrant | undefined> };
 }
 
+/** The queue actions of a campaign's inbound queue that the settings page's queue view offers. */
+const QUEUE_ACTIONS = new Set(['/v1/campaigns/:id/queue/:itemId/claim', '/v1/campaigns/:id/queue/:itemId/done', '/v1/campaigns/:id/queue/:itemId/release']);
+
 /**
  * The routes a connect session may call: account settings (API.md "a connect session token acts as
- * its tenant for account settings only"). Everything else (webhooks, new sessions, sending,
- * tenant administration) needs an API key.
+ * its tenant for account settings only"), and for the page's correspondence and campaign-queue
+ * views, reading recorded messages and campaigns (GET only) and working a queue (claim, done,
+ * release). Everything else (webhooks, new sessions, sending, creating campaigns, tenant
+ * administration) needs an API key.
  */
 export function connectSessionMayCall(method: string, routeUrl: string | undefined): boolean {
   if (!routeUrl) return false;
@@ -46,6 +52,9 @@ export function connectSessionMayCall(method: string, routeUrl: string | undefin
   if (routeUrl === '/v1/presets' || routeUrl === '/v1/discover') return true;
   if (routeUrl === '/v1/tenant') return method === 'GET' || method === 'PATCH';
   if (routeUrl === '/v1/connect-session') return method === 'GET';
+  // read only: GET /v1/messages shares its path with sending (POST), which stays refused
+  if (routeUrl === '/v1/messages' || routeUrl.startsWith('/v1/messages/')) return method === 'GET';
+  if (routeUrl === '/v1/campaigns' || routeUrl.startsWith('/v1/campaigns/')) return method === 'GET' || (method === 'POST' && QUEUE_ACTIONS.has(routeUrl));
   return false;
 }
 

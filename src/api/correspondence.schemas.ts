@@ -47,4 +47,7 @@ export const MessageDetail = Type.Object({
   html: Nullable(Type.String()),
   headers: Type.Array(Type.Object({ name: Type.String(), value: Type.String() }), { description: 'the message header lines in order, unfolded, values as they appear (encoded words not decoded); at most 300' }),
   attachments: Type.Array(Type.Object({ filename: Nullable(Type.String()), contentType: Type.String(), size: Type.Integer() })),
+  locations: Type.Array(Type.Object({ folder: Type.String(), uid: Type.Integer(), flags: Type.Array(Type.String()), expunged: Type.Boolean() }), {
+    description: 'where the message is on the mail server (IMAP folder and UID) with its flags there, as the last sync saw them; expunged: deleted from that folder since',
+  }),
 });

@@ -25,6 +25,9 @@ import type { ConnectSessionsService } from '../tenants/connect-sessions.service
 import { Account, Endpoint, ErrorBody } from './schemas.js';
 import type { OAuthService } from '../oauth/oauth.service.js';
 import { oauthRoutes } from './routes/oauth.routes.js';
+import { metricsRoutes, type MetricsRouteOptions } from './routes/metrics.routes.js';
+import { campaignRoutes } from './routes/campaigns.routes.js';
+import type { CampaignsService } from '../inbound/campaigns.service.js';
 
 export interface ServerDeps {
   logger: Logger;
@@ -48,6 +51,12 @@ export interface ServerDeps {
   web?: WebOptions;
   /** OAuth apps, sign-in URLs and the callback; publicUrl is where the callback is reached */
   oauth?: { service: OAuthService; publicUrl: string };
+  /** GET /metrics and per-request counting; without it, /metrics is absent */
+  metrics?: MetricsRouteOptions;
+  /** a worker node: only /healthz, /readyz, /metrics (and /openapi.json); no API routes, no settings page */
+  operationsOnly?: boolean;
+  /** campaigns and their inbound queues (GET/POST /v1/campaigns...); without it, their routes are absent */
+  campaigns?: CampaignsService;
 }
 
 /** Fastify's request log fields, with the query of /oauth/callback left out. */
@@ -99,6 +108,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         { name: 'webhooks', description: 'Signed event notifications to your URLs, and their delivery log' },
         { name: 'sending', description: 'Queue messages and follow them in the outbox' },
         { name: 'correspondence', description: 'Messages exchanged through connected mailboxes: threads, contacts, raw messages' },
+        { name: 'campaigns', description: 'Campaigns: inbound mail of receiving accounts queued for your workers (claim, done)' },
         { name: 'connect', description: 'Links to the hosted settings page (connect sessions)' },
         { name: 'oauth', description: 'OAuth apps (admin) and the sign-in callback' },
         { name: 'operations', description: 'Health, readiness, documents' },
@@ -136,6 +146,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   });
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  if (deps.metrics) metricsRoutes(app, deps.metrics);
+  if (deps.operationsOnly) return app;
 
   tenantRoutes(app, deps.tenants);
   catalogRoutes(app, deps.catalog, deps.discover);
@@ -145,6 +157,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (deps.correspondence) correspondenceRoutes(app, deps.correspondence);
   if (deps.connectSessions) connectRoutes(app, deps.connectSessions);
   if (deps.oauth) oauthRoutes(app, deps.oauth.service, deps.oauth.publicUrl);
+  if (deps.campaigns) campaignRoutes(app, deps.campaigns);
   if (deps.web) await app.register(webRoutes, deps.web);
 
   return app;

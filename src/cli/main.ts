@@ -11,7 +11,9 @@ import { mkdirSync } from 'node:fs';
 const USAGE = `Mailport ${VERSION}: a self-hosted email integration gateway
 
 Usage:
-  mailport serve [--role all|api|worker]     start the API, settings page and workers
+  mailport serve [--role all|api|worker]     start the API, settings page and workers (all, the default),
+                                             or only the API, or only the workers (MAILPORT_ROLE;
+                                             api and worker need PostgreSQL)
   mailport migrate                           apply database migrations
   mailport tenant create --name N --company-email E [--from-name F]
                                              create a tenant and print its API key (shown once)
@@ -42,9 +44,10 @@ async function readPassword(prompt: string): Promise<string> {
 }
 
 async function serve(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { role: { type: 'string', default: 'all' } }, allowPositionals: false });
-  if (!['all', 'api', 'worker'].includes(values.role!)) throw new UsageError('--role must be all, api or worker');
-  const app = await createApp(loadConfig());
+  const { values } = parseArgs({ args, options: { role: { type: 'string' } }, allowPositionals: false });
+  if (values.role !== undefined && !['all', 'api', 'worker'].includes(values.role)) throw new UsageError('--role must be all, api or worker');
+  // the flag wins over MAILPORT_ROLE; both are checked in one place (roles other than all need PostgreSQL)
+  const app = await createApp(loadConfig(values.role === undefined ? process.env : { ...process.env, MAILPORT_ROLE: values.role }));
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -55,14 +58,19 @@ async function serve(args: string[]): Promise<void> {
       process.exit(1);
     }, 20_000);
     force.unref();
-    await app.close();
+    try {
+      await app.close();
+    } catch (err) {
+      app.logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
     app.logger.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   await app.listen();
-  app.logger.info({ role: values.role, version: VERSION }, 'mailport started');
+  app.logger.info({ role: app.config.role, version: VERSION }, 'mailport started');
 }
 
 async function migrate(): Promise<void> {

@@ -48,3 +48,22 @@ test('the README documents every variable', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   for (const name of Object.keys(VARIABLES)) assert.ok(readme.includes(name), `${name} is missing from README.md`);
 });
+
+test('MAILPORT_ROLE: all by default; api and worker only with PostgreSQL, with a message saying so', () => {
+  assert.equal(loadConfig({}).role, 'all');
+  const pg = 'postgres://u@db/mailport';
+  assert.equal(loadConfig({ MAILPORT_ROLE: 'api', MAILPORT_DATABASE_URL: pg }).role, 'api');
+  assert.equal(loadConfig({ MAILPORT_ROLE: 'worker', MAILPORT_DATABASE_URL: pg }).role, 'worker');
+  assert.equal(loadConfig({ MAILPORT_ROLE: 'all', MAILPORT_DATABASE_URL: 'sqlite:/tmp/x.db' }).role, 'all');
+  for (const role of ['api', 'worker']) {
+    assert.throws(() => loadConfig({ MAILPORT_ROLE: role }), (e: unknown) => e instanceof ConfigError && e.variable === 'MAILPORT_ROLE' && /needs PostgreSQL/.test(e.message), role);
+  }
+  assert.throws(() => loadConfig({ MAILPORT_ROLE: 'everything', MAILPORT_DATABASE_URL: pg }), (e: unknown) => e instanceof ConfigError && e.variable === 'MAILPORT_ROLE');
+});
+
+test('MAILPORT_METRICS_TOKEN: unset means open /metrics; a set token must be long enough', () => {
+  assert.equal(loadConfig({}).metricsToken, null);
+  assert.equal(loadConfig({ MAILPORT_METRICS_TOKEN: 'scrape-token-0123456789' }).metricsToken, 'scrape-token-0123456789');
+  assert.throws(() => loadConfig({ MAILPORT_METRICS_TOKEN: 'short' }), (e: unknown) => e instanceof ConfigError && e.variable === 'MAILPORT_METRICS_TOKEN');
+  assert.equal(VARIABLES.MAILPORT_METRICS_TOKEN.secret, true);
+});

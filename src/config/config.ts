@@ -38,6 +38,14 @@ export const VARIABLES = {
   MAILPORT_LOG_LEVEL: { kind: 'string', default: 'info', doc: 'pino level: fatal, error, warn, info, debug, trace, silent' },
   MAILPORT_BODY_LIMIT: { kind: 'int', default: String(30 * 1024 * 1024), doc: 'largest accepted request body in bytes' },
   MAILPORT_FRAME_ANCESTORS: { kind: 'list', default: "'none'", doc: "origins that may embed the settings page in a frame (space- or comma-separated, e.g. https://app.example.com); 'none' forbids framing" },
+  MAILPORT_ROLE: { kind: 'string', default: 'all', doc: 'what this node does: all (API and workers), api (HTTP API and settings page only) or worker (sending, webhooks, sync; HTTP only for /healthz, /readyz, /metrics); api and worker need PostgreSQL. `serve --role` overrides it' },
+  MAILPORT_SEND_VISIBILITY_SECONDS: { kind: 'int', default: '180', doc: 'how long a claimed send stays with its node: the sends of a node that died are taken again after this' },
+  MAILPORT_SYNC_LOOKBACK_DAYS: { kind: 'int', default: '90', doc: 'how far back the first sync of a mailbox goes (newest first)' },
+  MAILPORT_SYNC_EXTRA_FOLDERS: { kind: 'list', default: '', doc: 'comma-separated folders synced besides the Inbox and the Sent folder, where a mailbox has them (e.g. Archive)' },
+  MAILPORT_SYNC_POLL_SECONDS: { kind: 'int', default: '30', doc: 'how often folders other than the Inbox are checked (the Inbox is pushed by IDLE); also the poll interval of servers without IDLE' },
+  MAILPORT_SYNC_LEASE_SECONDS: { kind: 'int', default: '30', doc: "how long a node's hold on a mailbox lasts without renewal: a dead node's mailboxes move to others within this time" },
+  MAILPORT_SYNC_CAPACITY: { kind: 'int', default: '5000', doc: 'most mailboxes one worker node keeps connected' },
+  MAILPORT_METRICS_TOKEN: { kind: 'string', secret: true, doc: 'when set, GET /metrics requires "Authorization: Bearer <this token>"; unset, /metrics is open like /healthz' },
 } as const satisfies Record<string, VariableSpec>;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -60,7 +68,19 @@ export interface Config {
   bodyLimit: number;
   /** CSP frame-ancestors sources of the settings page: ["'none'"] by default */
   frameAncestors: string[];
+  /** MAILPORT_ROLE: `all` (default), `api` or `worker`; the last two need PostgreSQL */
+  role: Role;
+  /** MAILPORT_METRICS_TOKEN: the bearer token GET /metrics requires; null: /metrics is open */
+  metricsToken: string | null;
+  /** MAILPORT_SEND_VISIBILITY_SECONDS, in ms */
+  sendVisibilityMs: number;
+  /** MAILPORT_SYNC_*: mailbox sync */
+  sync: { lookbackDays: number; extraFolders: string[]; pollMs: number; leaseMs: number; capacity: number };
 }
+
+/** What a node does: `api` serves HTTP, `worker` runs the background work, `all` both (one process). */
+export type Role = 'all' | 'api' | 'worker';
+export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -113,6 +133,22 @@ function platformFrom(env: NodeJS.ProcessEnv): string | null {
   return v;
 }
 
+/** The node's role; a separate API or worker process needs a database several processes can share. */
+function role(env: NodeJS.ProcessEnv, databaseUrl: string): Role {
+  const v = raw(env, 'MAILPORT_ROLE')!;
+  if (!(ROLES as readonly string[]).includes(v)) throw new ConfigError('MAILPORT_ROLE', `must be all, api or worker, got "${v}"`);
+  if (v !== 'all' && databaseUrl.startsWith('sqlite:')) {
+    throw new ConfigError('MAILPORT_ROLE', `role "${v}" (MAILPORT_ROLE or serve --role) needs PostgreSQL (MAILPORT_DATABASE_URL=postgres://...): SQLite serves one process, which runs the default role "all"`);
+  }
+  return v as Role;
+}
+
+function metricsToken(env: NodeJS.ProcessEnv): string | null {
+  const v = raw(env, 'MAILPORT_METRICS_TOKEN') ?? null;
+  if (v !== null && !/^[\x21-\x7e]{16,512}$/.test(v)) throw new ConfigError('MAILPORT_METRICS_TOKEN', 'must be 16 to 512 printable characters without spaces');
+  return v;
+}
+
 /** Reads and validates the environment. Throws {@link ConfigError} on the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const port = int(env, 'MAILPORT_PORT', 0, 65535);
@@ -153,5 +189,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLevel,
     bodyLimit: int(env, 'MAILPORT_BODY_LIMIT', 1024, 200 * 1024 * 1024),
     frameAncestors: frameAncestors(env),
+    role: role(env, databaseUrl),
+    metricsToken: metricsToken(env),
+    sendVisibilityMs: int(env, 'MAILPORT_SEND_VISIBILITY_SECONDS', 10, 86_400) * 1000,
+    sync: {
+      lookbackDays: int(env, 'MAILPORT_SYNC_LOOKBACK_DAYS', 1, 36500),
+      extraFolders: (raw(env, 'MAILPORT_SYNC_EXTRA_FOLDERS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+      pollMs: int(env, 'MAILPORT_SYNC_POLL_SECONDS', 5, 3600) * 1000,
+      leaseMs: int(env, 'MAILPORT_SYNC_LEASE_SECONDS', 5, 3600) * 1000,
+      capacity: int(env, 'MAILPORT_SYNC_CAPACITY', 1, 1_000_000),
+    },
   });
 }

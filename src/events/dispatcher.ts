@@ -52,6 +52,8 @@ export interface DispatcherDeps {
   options?: Partial<DispatcherOptions>;
   now?: () => Date;
   random?: () => number;
+  /** counts each recorded attempt's outcome (the metrics module) */
+  metrics?: { webhookDelivery(outcome: 'delivered' | 'retry' | 'failed'): void };
 }
 
 const USER_AGENT = 'Mailport-Webhooks/1';
@@ -78,6 +80,7 @@ export class WebhookDispatcher {
   private readonly random: () => number;
   private running = false;
   private timer: NodeJS.Timeout | null = null;
+  private woken = false;
   private ticking: Promise<void> | null = null;
   private readonly inFlight = new Set<Promise<void>>();
   private abort = new AbortController();
@@ -141,10 +144,22 @@ export class WebhookDispatcher {
     return claimed.length;
   }
 
+  /**
+   * A delivery was just recorded: look now instead of at the next poll (new mail reaches its
+   * webhook within milliseconds). Wakes coalesce: one early poll however many come at once.
+   */
+  wake(): void {
+    if (!this.running || this.ticking || this.woken || !this.timer) return;
+    clearTimeout(this.timer);
+    this.woken = true;
+    this.schedule(0);
+  }
+
   private schedule(ms: number): void {
     if (!this.running) return;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.woken = false;
       this.ticking = this.tick().finally(() => {
         this.ticking = null;
       });
@@ -230,6 +245,7 @@ export class WebhookDispatcher {
     const recorded = await this.deps.repos.webhooks.recordAttempt(claim, attempt, outcome, at.toISOString());
     // the URL's path and query may carry a receiver's token: log the host only
     const fields = { deliveryId: claim.id, webhookId: claim.webhook_id, eventId: claim.event_id, type: claim.event_type, attempt: claim.attempts, host, statusCode, ms: durationMs, status: outcome.status };
+    if (recorded === 'recorded') this.deps.metrics?.webhookDelivery(outcome.status === 'pending' ? 'retry' : outcome.status);
     if (recorded === 'gone') this.log.info(fields, 'webhook deleted while its delivery was in flight');
     else if (recorded === 'taken_over') this.log.warn(fields, 'webhook delivery was taken over by another process while in flight');
     else if (outcome.status === 'delivered') this.log.info(fields, 'webhook delivered');

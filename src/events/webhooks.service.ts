@@ -83,6 +83,7 @@ export function parseEventList(events: string[]): string[] {
  */
 export class WebhooksService {
   private readonly now: () => Date;
+  private readonly listeners: Array<() => void> = [];
 
   constructor(private readonly deps: WebhooksServiceDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -147,13 +148,18 @@ export class WebhooksService {
     return id;
   }
 
+  /** Called after each event that has deliveries to make (the dispatcher wakes up for it). */
+  onRecorded(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
   /**
    * The accounts module's EventSink: like {@link record}, but a failure is logged instead of
    * thrown, because the change that caused the event has already been saved.
    */
   async emit(tenantId: string, type: EventType, data: Record<string, unknown>): Promise<void> {
     try {
-      await this.record(tenantId, type, data);
+      if ((await this.record(tenantId, type, data)) !== null) for (const l of this.listeners) l();
     } catch (err) {
       this.deps.logger.error({ err, tenantId, type }, 'could not record a webhook event');
     }

@@ -19,6 +19,11 @@ export interface IngestInput {
   uidValidity?: number;
   /** the server's INTERNALDATE: the date when the Date header is missing or broken */
   internalDate?: Date | string;
+  /** part of a mailbox's first sync (mail that was there before the account was connected): no `message.received` */
+  backlog?: boolean;
+  /** IMAP flags and MODSEQ when fetched, kept with the source */
+  flags?: string[];
+  modseq?: string | null;
 }
 
 export interface IngestResult {
@@ -99,7 +104,9 @@ export class CorrespondenceService {
     const account = await this.deps.repos.accounts.get(input.tenantId, input.accountId);
     if (!account) throw notFound('Account');
     const source: MailSource | undefined =
-      input.uid !== undefined && input.uidValidity !== undefined ? { accountId: account.id, folder: input.folder, uidValidity: input.uidValidity, uid: input.uid } : undefined;
+      input.uid !== undefined && input.uidValidity !== undefined
+        ? { accountId: account.id, folder: input.folder, uidValidity: input.uidValidity, uid: input.uid, flags: input.flags, modseq: input.modseq }
+        : undefined;
     if (source) {
       const seen = await repo.findBySource(source);
       if (seen) return { id: seen.id, threadId: seen.thread_id, direction: seen.direction as 'in' | 'out', created: false, parseError: seen.parse_error };
@@ -128,9 +135,18 @@ export class CorrespondenceService {
       }
     }
 
+    const date = parsed.date ?? validDate(input.internalDate) ?? now;
+    if (!parsed.messageId && source) {
+      // no Message-ID: the same message seen again after a UIDVALIDITY change is known by what it says
+      const same = await repo.findByFingerprint(account.id, { date, size: input.raw.length, subject: clean(parsed.subject) });
+      if (same && (await repo.sourcesOf(same.id)).some((s) => s.folder === input.folder && s.uidValidity !== source.uidValidity)) {
+        await repo.addSource(same.id, source, now);
+        return { id: same.id, threadId: same.thread_id, direction: same.direction as 'in' | 'out', created: false, parseError: same.parse_error };
+      }
+    }
+
     const everyone: ParsedAddress[] = [...(parsed.from ? [parsed.from] : []), ...parsed.to, ...parsed.cc, ...parsed.bcc];
     const contacts = [...new Set([...everyone.map((a) => normalizeAddress(a.address)), ...(extra.bcc ?? []).map(normalizeAddress)].filter((a): a is string => a !== undefined && a !== own))].slice(0, 500);
-    const date = parsed.date ?? validDate(input.internalDate) ?? now;
     const refs = [...new Set([...parsed.references, ...(parsed.inReplyTo ? [parsed.inReplyTo] : [])])].filter((r) => r !== parsed.messageId);
     const key = subjectKey(parsed.subject);
 
@@ -174,7 +190,7 @@ export class CorrespondenceService {
       updated_at: now,
     };
     const { row: stored, created } = await repo.insert({ row, contacts, refs, source, mergeThreads });
-    if (created && direction === 'in') {
+    if (created && direction === 'in' && !input.backlog) {
       await this.deps.events?.emit(input.tenantId, 'message.received', { id: stored.id, accountId: account.id, messageId: stored.message_id, threadId: stored.thread_id, folder: stored.folder, from: parsed.from, subject: stored.subject, date: stored.date });
     }
     return { id: stored.id, threadId: stored.thread_id, direction: stored.direction as 'in' | 'out', created, parseError: stored.parse_error };
@@ -219,7 +235,7 @@ export class CorrespondenceService {
   async get(tenantId: string, id: string): Promise<MessageDetailView> {
     const row = await this.deps.repos.correspondence.get(tenantId, id);
     if (!row) throw notFound('Message');
-    return toMessageDetailView(row);
+    return toMessageDetailView(row, await this.deps.repos.correspondence.sourcesOf(row.id));
   }
 
   /** The message exactly as received or sent. */

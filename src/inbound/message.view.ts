@@ -1,4 +1,4 @@
-import type { MailMessageDetail, MailMessageSummary } from '../store/index.js';
+import type { MailMessageDetail, MailMessageSummary, MailSourceView } from '../store/index.js';
 
 export interface AddressView {
   name: string | null;
@@ -32,6 +32,8 @@ export interface MessageDetailView extends MessageView {
   html: string | null;
   headers: Array<{ name: string; value: string }>;
   attachments: Array<{ filename: string | null; contentType: string; size: number }>;
+  /** where the message is on the server (IMAP folder and UID) with its flags there; empty for mail never seen in a synced folder */
+  locations: Array<{ folder: string; uid: number; flags: string[]; expunged: boolean }>;
 }
 
 const json = <T>(text: string | null, fallback: T): T => {
@@ -70,7 +72,7 @@ export function toMessageView(row: MailMessageSummary): MessageView {
   };
 }
 
-export function toMessageDetailView(row: MailMessageDetail): MessageDetailView {
+export function toMessageDetailView(row: MailMessageDetail, sources: MailSourceView[] = []): MessageDetailView {
   const attachments = json<Array<{ filename: string | null; contentType: string; size: number }>>(row.attachments_json, []);
   return {
     ...toMessageView(row),
@@ -78,5 +80,6 @@ export function toMessageDetailView(row: MailMessageDetail): MessageDetailView {
     html: row.html,
     headers: json<Array<{ name: string; value: string }>>(row.headers_json, []),
     attachments: attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size })),
+    locations: sources.map((s) => ({ folder: s.folder, uid: s.uid, flags: s.flags, expunged: s.expungedAt !== null })),
   };
 }

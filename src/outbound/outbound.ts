@@ -12,6 +12,7 @@ import { OutboxService } from './outbox.service.js';
 import { platformRelay } from './platform.js';
 import { SendWorker, type SendWorkerDeps, type SendWorkerOptions } from './send-worker.js';
 import { SentCopier } from './sent-copy.js';
+import { Composer, type ComposerOptions } from './composer.js';
 
 /** Test and tuning knobs of the outbound module (AppOptions.outbound). */
 export interface OutboundOptions {
@@ -22,6 +23,8 @@ export interface OutboundOptions {
   /** the limiter's clock (tests move time) */
   limiterNow?: () => Date;
   sentCopy?: { timeoutMs?: number; searchDelayMs?: number };
+  /** composing drafts on worker threads (threads: 0 composes on the main thread) */
+  compose?: ComposerOptions;
 }
 
 export interface Outbound {
@@ -29,7 +32,7 @@ export interface Outbound {
   worker: SendWorker;
   limiter: SendLimiter;
   pool: SmtpPool;
-  /** stops the worker, then closes the pool's connections */
+  /** stops claiming, closes the pool (messages on a connection finish, the rest go back to the queue), waits for the worker */
   close(): Promise<void>;
 }
 
@@ -60,12 +63,18 @@ export function createOutbound(deps: {
   /** access tokens of gmail/outlook accounts (the oauth module) */
   oauth?: SendWorkerDeps['oauth'];
   recordSent?: SendWorkerDeps['recordSent'];
+  /** counts send outcomes and limit deferrals (the metrics module) */
+  metrics?: SendWorkerDeps['metrics'];
 }): Outbound {
   const o = deps.options ?? {};
   const log = deps.logger.child({ module: 'outbound' });
   const relay = platformRelay(deps.platformSmtpUrl, deps.platformFrom);
   const pool = new SmtpPool({ guard: deps.guard, logger: log, ...o.pool });
   const copier = new SentCopier({ guard: deps.guard, logger: log, ...o.sentCopy });
+  const composer = new Composer({
+    ...o.compose,
+    onThreadFailure: (err) => log.warn({ err }, 'composer threads unavailable: messages are composed on the main thread'),
+  });
   const outbox = new OutboxService({
     repos: deps.repos,
     platformConfigured: relay !== null,
@@ -85,12 +94,19 @@ export function createOutbound(deps: {
     logger: deps.logger,
     options: o.worker,
     oauth: deps.oauth,
+    metrics: deps.metrics,
+    composer,
   });
   return {
     outbox, worker, limiter: deps.limiter, pool,
     async close() {
-      await worker.stop();
+      // no more claims from here; messages not yet on an SMTP connection come back from the pool
+      // at once (the worker defers them, so no job waits in `sending` for its visibility timeout),
+      // while messages on a connection finish; then the worker's jobs in flight settle (bounded)
+      const stopped = worker.stop();
       await pool.close();
+      await stopped;
+      await composer.close();
     },
   };
 }

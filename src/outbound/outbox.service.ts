@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { MailportError, invalid, notFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import type { AccountRow, OutboxRow, Repositories } from '../store/index.js';
-import { composeMime, type MimeAddress } from '../protocols/mime.js';
+import type { AccountRow, NewOutboxRow, OutboxSummary, Repositories, TenantRow } from '../store/index.js';
+import { INSERT_BATCH_MAX } from '../store/outbox.repository.js';
+import type { MimeAddress } from '../protocols/mime.js';
 import { normalizeMessage, requestHash, type MessageInput } from './message.js';
 import { toOutboxView, type OutboxView } from './outbox.view.js';
+import { Batcher } from './batcher.js';
+import { draftOf } from './draft.js';
 
 export interface OutboxServiceDeps {
   repos: Pick<Repositories, 'outbox' | 'accounts' | 'tenants'>;
@@ -30,10 +33,11 @@ export function sendsViaPlatform(row: Pick<AccountRow, 'type' | 'send_via'>): bo
 }
 
 /**
- * Accepting mail (`POST /v1/messages`) and showing the outbox. Accepting checks, composes and
- * stores the message durably and answers; it does no network I/O (no SMTP, no DNS): the send
- * worker does that. For the platform processor the From is the company's and may be replaced
- * by the worker after its DMARC lookup (`sender_resolved = 0`).
+ * Accepting mail (`POST /v1/messages`) and showing the outbox. Accepting checks the message and
+ * stores it durably (as a draft with its Message-ID and Date fixed) before it answers; messages
+ * accepted at the same moment share one transaction. It does no network I/O (no SMTP, no DNS) and
+ * no MIME work: the send worker composes and sends. For the platform processor the From is the
+ * company's and may be replaced by the worker after its DMARC lookup (`sender_resolved = 0`).
  *
  * @example
  *   const { id, status } = await outbox.accept(tenantId, body, 'order-1234');
@@ -41,9 +45,14 @@ export function sendsViaPlatform(row: Pick<AccountRow, 'type' | 'send_via'>): bo
  */
 export class OutboxService {
   private readonly now: () => Date;
+  /** messages accepted at the same time are stored in one transaction (one commit), each answered once it committed */
+  private readonly inserts: Batcher<NewOutboxRow, { row: OutboxSummary; created: boolean }>;
+  /** tenant reads of the current turn of the event loop: messages accepted together share one read */
+  private readonly tenantReads = new Map<string, Promise<TenantRow | undefined>>();
 
   constructor(private readonly deps: OutboxServiceDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.inserts = new Batcher((rows) => deps.repos.outbox.insertMany(rows), INSERT_BATCH_MAX);
   }
 
   async accept(tenantId: string, body: MessageInput, idempotencyKey?: string): Promise<{ id: string; status: 'queued' }> {
@@ -76,7 +85,7 @@ export class OutboxService {
       if (!this.deps.platformConfigured) {
         throw new MailportError('CONFLICT', { field: 'accountId', message: 'No accountId was given and the platform mail processor is not configured (MAILPORT_PLATFORM_SMTP_URL); name an account to send through.' });
       }
-      const tenant = await this.deps.repos.tenants.get(tenantId);
+      const tenant = await this.tenant(tenantId);
       if (!tenant) throw notFound('Tenant');
       from = { name: tenant.from_name, address: tenant.company_email };
       senderResolved = 0;
@@ -85,18 +94,19 @@ export class OutboxService {
     const id = newId('msg', now.getTime());
     const domain = from.address.slice(from.address.lastIndexOf('@') + 1) || 'mailport.invalid';
     const messageId = `<${id.slice(4)}.${randomBytes(6).toString('hex')}@${domain}>`;
-    const composed = await composeMime({ ...msg, from, messageId, date: msg.sendAt ?? now });
+    // stored as accepted; the send worker composes it (off this path, on a worker thread under load)
+    const draft = draftOf(msg, from, messageId, msg.sendAt ?? now);
     const at = now.toISOString();
-    const row: OutboxRow = {
+    const row: NewOutboxRow = {
       id,
       tenant_id: tenantId,
       account_id: accountId,
       status: 'queued',
       idempotency_key: idempotencyKey ?? null,
       request_hash: hash,
-      raw: composed.raw,
+      draft,
       sender_resolved: senderResolved,
-      envelope_from: composed.envelope.from,
+      envelope_from: from.address,
       recipients: JSON.stringify(msg.recipients),
       recipient_count: msg.recipients.length,
       message_id: messageId,
@@ -118,9 +128,20 @@ export class OutboxService {
       created_at: at,
       updated_at: at,
     };
-    const { row: stored, created } = await this.deps.repos.outbox.insert(row);
+    const { row: stored, created } = await this.inserts.push(row);
     if (!created) return this.repeat(stored.request_hash, hash, stored.id);
     return { id: stored.id, status: 'queued' };
+  }
+
+  /** The tenant row, read once per turn of the event loop however many messages it sends in that turn. */
+  private tenant(tenantId: string): Promise<TenantRow | undefined> {
+    let read = this.tenantReads.get(tenantId);
+    if (!read) {
+      if (this.tenantReads.size === 0) setImmediate(() => this.tenantReads.clear());
+      read = this.deps.repos.tenants.get(tenantId);
+      this.tenantReads.set(tenantId, read);
+    }
+    return read;
   }
 
   /** The first answer again for the same body; 409 for another body under the same key. */

@@ -5,7 +5,7 @@ import type { Credentials } from '../core/types.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import { endpointOf } from '../accounts/account.view.js';
 import type { Catalog } from '../catalog/catalog.js';
-import type { AccountRow, OutboxPatch, OutboxRow, Repositories } from '../store/index.js';
+import type { AccountRow, OutboxJob, OutboxPatch, OutboxRow, OutboxSummary, Repositories, TenantRow } from '../store/index.js';
 import { credentialFingerprint } from '../secrets/secret-box.js';
 import { providerFacts } from '../protocols/verify.js';
 import { replaceSender } from '../protocols/mime.js';
@@ -16,6 +16,8 @@ import type { SentCopier } from './sent-copy.js';
 import type { PlatformRelay } from './platform.js';
 import { sendsViaPlatform } from './outbox.service.js';
 import type { JobError } from './outbox.view.js';
+import { composeDraft } from './draft.js';
+import type { Composer } from './composer.js';
 
 export interface SendWorkerOptions {
   pollMs: number;
@@ -37,6 +39,8 @@ export interface SendWorkerOptions {
   sentCopyBackoffMs: readonly number[];
   sentCopyAttempts: number;
   stopTimeoutMs: number;
+  /** with this many jobs in flight, drafts are composed on the composer's threads; fewer are composed on the spot */
+  composeOffloadAt: number;
 }
 
 export const DEFAULT_SEND_WORKER_OPTIONS: Readonly<SendWorkerOptions> = Object.freeze({
@@ -52,6 +56,7 @@ export const DEFAULT_SEND_WORKER_OPTIONS: Readonly<SendWorkerOptions> = Object.f
   sentCopyBackoffMs: [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000],
   sentCopyAttempts: 5,
   stopTimeoutMs: 10_000,
+  composeOffloadAt: 2,
 });
 
 export interface SendWorkerDeps {
@@ -72,9 +77,23 @@ export interface SendWorkerDeps {
   oauth?: { credentials(account: AccountRow, opts?: { rejected?: string }): Promise<Credentials> };
   /** records a sent message as correspondence (the inbound module); a failure never makes the message look unsent */
   recordSent?: (job: OutboxRow) => Promise<unknown>;
+  /** composes drafts (default: on the spot, on this thread) */
+  composer?: Pick<Composer, 'compose'>;
+  /** counts recorded outcomes (the metrics module) */
+  metrics?: { sendOutcome(outcome: 'sent' | 'deferred' | 'failed'): void; limitDeferral(): void };
 }
 
 const AUTH_CODES = new Set(['AUTH_FAILED', 'APP_PASSWORD_REQUIRED', 'OAUTH_REQUIRED', 'OAUTH_REVOKED']);
+
+/**
+ * A claimed job. `tenants`: the tenant rows read for the jobs of one claim, shared by them (one read
+ * per tenant and claim, never older than the claim). `senderResolved`: the platform From was decided
+ * during this attempt and stays as stored; the outcome records that, so later attempts keep it.
+ * `composed`: its draft was composed during this attempt; a `sent` outcome stores the bytes.
+ */
+type Job = OutboxJob & { token: string; tenants: Map<string, Promise<TenantRow | undefined>>; senderResolved?: boolean; composed?: boolean };
+/** A job with its message bytes. */
+type Ready = Job & { raw: Buffer };
 
 /** Where one job goes out. */
 type Route =
@@ -185,14 +204,38 @@ export class SendWorker {
     this.schedule(busy ? 0 : this.options.pollMs);
   }
 
-  private claim(limit: number): Promise<Array<OutboxRow & { token: string }>> {
+  private claim(limit: number): Promise<Job[]> {
     const now = this.now();
     const token = `${this.workerId}:${randomBytes(6).toString('hex')}`;
     const until = new Date(now.getTime() + this.options.visibilityTimeoutMs).toISOString();
-    return this.deps.repos.outbox.claimDue(now.toISOString(), limit, token, until).then((rows) => rows.map((r) => ({ ...r, token })));
+    const tenants = new Map<string, Promise<TenantRow | undefined>>();
+    return this.deps.repos.outbox.claimDue(now.toISOString(), limit, token, until).then((rows) => rows.map((r) => ({ ...r, token, tenants })));
   }
 
-  private track(job: OutboxRow & { token: string }): Promise<void> {
+  /** The job's tenant, read once for all the jobs of its claim. */
+  private tenantOf(job: Job): Promise<TenantRow | undefined> {
+    let t = job.tenants.get(job.tenant_id);
+    if (!t) {
+      t = this.deps.repos.tenants.get(job.tenant_id);
+      job.tenants.set(job.tenant_id, t);
+      t.catch(() => job.tenants.delete(job.tenant_id));
+    }
+    return t;
+  }
+
+  /**
+   * Writes an outcome while the claim holds the job; false when the claim was lost. A message sent
+   * through its account's own SMTP keeps the bytes composed for it in place of the draft (same
+   * transaction): the Sent copy, the correspondence record and a later sighting in the mailbox are
+   * those bytes. A platform send keeps its draft, from which the same message composes again.
+   */
+  private finish(job: Job, patch: OutboxPatch): Promise<boolean> {
+    const p = job.senderResolved ? { ...patch, sender_resolved: 1 } : patch;
+    if (job.composed && job.raw && patch.status === 'sent' && patch.via === 'own') return this.deps.repos.outbox.finishComposed(job.id, job.token, p, job.raw);
+    return this.deps.repos.outbox.finish(job.id, job.token, p);
+  }
+
+  private track(job: Job): Promise<void> {
     const p = this.process(job)
       .catch((err) => this.log.error({ err, outboxId: job.id }, 'could not process an outbox job'))
       .finally(() => {
@@ -218,12 +261,32 @@ export class SendWorker {
 
   // ------------------------------------------------------------------ sending
 
-  private async process(job: OutboxRow & { token: string }): Promise<void> {
+  private async process(job: Job): Promise<void> {
     const routed = await this.route(job);
     if ('wait' in routed) return this.wait(job, routed.wait);
     if ('fail' in routed) return this.fail(job, routed.fail, null, false);
     let route: Route = routed;
 
+    const bytes = job.raw ?? (await this.compose(job));
+    if (bytes instanceof MailportError) return this.fail(job, bytes, null, false);
+    const ready: Ready = Object.assign(job, { raw: bytes });
+    return this.sendReady(ready, route);
+  }
+
+  /** The bytes of a job that has only its draft (composed on a worker thread when busy), or the error that fails it. */
+  private async compose(job: Job): Promise<Buffer | MailportError> {
+    if (job.draft === null) return new MailportError('INTERNAL', { message: 'The stored message has neither bytes nor a draft to compose them from.' });
+    try {
+      const raw = await (this.deps.composer ? this.deps.composer.compose(job.draft, this.inFlight.size >= this.options.composeOffloadAt) : composeDraft(job.draft));
+      job.composed = true;
+      return raw;
+    } catch (err) {
+      this.log.error({ err, outboxId: job.id }, 'could not compose a message');
+      return new MailportError('INTERNAL', { message: 'The message could not be composed.', cause: err });
+    }
+  }
+
+  private async sendReady(job: Ready, route: Route): Promise<void> {
     let raw = job.raw;
     if (route.kind === 'platform' && job.sender_resolved === 0) raw = await this.resolveSender(job);
 
@@ -271,7 +334,7 @@ export class SendWorker {
     return this.retryLater(job, err, true);
   }
 
-  private async route(job: OutboxRow): Promise<Route | { wait: MailportError } | { fail: MailportError }> {
+  private async route(job: OutboxSummary): Promise<Route | { wait: MailportError } | { fail: MailportError }> {
     if (job.account_id === null) {
       if (!this.deps.platform) return { wait: new MailportError('UNAVAILABLE', { message: 'The platform mail processor is not configured (MAILPORT_PLATFORM_SMTP_URL).' }) };
       return { kind: 'platform', account: null, relay: this.deps.platform };
@@ -305,7 +368,7 @@ export class SendWorker {
     return { kind: 'own', account, cred: { user: account.username ?? account.email, password } };
   }
 
-  private async send(job: OutboxRow, route: Route, raw: Buffer): Promise<PoolSendResult> {
+  private async send(job: OutboxSummary, route: Route, raw: Buffer): Promise<PoolSendResult> {
     const envelope = { from: (route.kind === 'platform' && route.overflow?.envelopeFrom) || job.envelope_from, to: JSON.parse(job.recipients) as string[] };
     if (route.kind === 'platform') {
       return this.deps.pool.send({ key: 'platform', endpoint: route.relay.endpoint, cred: route.relay.cred, envelope, raw, trusted: true });
@@ -322,7 +385,7 @@ export class SendWorker {
    * block, or the refusal. An account without limits of its own still rests while its provider's
    * block holds (a limit reply at send time), so it is not hammered until the provider extends it.
    */
-  private async reserve(job: OutboxRow, account: AccountRow): Promise<string | null | Extract<Reservation, { ok: false }>> {
+  private async reserve(job: OutboxSummary, account: AccountRow): Promise<string | null | Extract<Reservation, { ok: false }>> {
     const preset = account.preset ? this.deps.catalog.get(account.preset) : undefined;
     const spec = limitSpecFor(this.deps.accounts.effectiveLimits(account), preset);
     if (spec.perDay == null && spec.perHour == null && spec.perMinute == null) {
@@ -345,15 +408,15 @@ export class SendWorker {
    * message has its own), so answers still reach the mailbox. The stored bytes stay the account's:
    * a later attempt within the limits goes out from the account as written.
    */
-  private async overflowMessage(job: OutboxRow, account: AccountRow): Promise<{ raw: Buffer; envelopeFrom: string }> {
-    const tenant = await this.deps.repos.tenants.get(job.tenant_id);
+  private async overflowMessage(job: Ready, account: AccountRow): Promise<{ raw: Buffer; envelopeFrom: string }> {
+    const tenant = await this.tenantOf(job);
     const company = tenant ? { companyEmail: tenant.company_email, fromName: tenant.from_name } : { companyEmail: account.email, fromName: account.from_name };
     const sender = await platformSender({ ...company, platformAddress: this.deps.platform!.fromAddress }, this.deps.resolveTxt);
     return { raw: await replaceSender(job.raw, sender.from, account.email), envelopeFrom: sender.from.address };
   }
 
   /** An access token refused before its expiry: refresh once and send again; a refused refresh (OAUTH_REVOKED) is the outcome. */
-  private async retryWithFreshToken(job: OutboxRow, route: Extract<Route, { kind: 'own' }>, raw: Buffer): Promise<PoolSendResult> {
+  private async retryWithFreshToken(job: OutboxSummary, route: Extract<Route, { kind: 'own' }>, raw: Buffer): Promise<PoolSendResult> {
     try {
       const cred = await this.deps.oauth!.credentials(route.account, { rejected: route.cred.accessToken });
       return await this.send(job, { ...route, cred }, raw);
@@ -363,15 +426,23 @@ export class SendWorker {
     }
   }
 
-  /** Platform sends: From is the company unless its domain's DMARC forbids that (decided once, then kept). */
-  private async resolveSender(job: OutboxRow & { token: string }): Promise<Buffer> {
-    const tenant = await this.deps.repos.tenants.get(job.tenant_id);
+  /**
+   * Platform sends: From is the company unless its domain's DMARC forbids that (decided once, then
+   * kept). A changed From is stored before the send, so every later attempt, the Sent copy and the
+   * record carry the bytes that went out; an unchanged one costs no write: the outcome marks it.
+   */
+  private async resolveSender(job: Ready): Promise<Buffer> {
+    const tenant = await this.tenantOf(job);
     const relay = this.deps.platform!;
     if (!tenant) return job.raw;
     const sender = await platformSender({ companyEmail: tenant.company_email, fromName: tenant.from_name, platformAddress: relay.fromAddress }, this.deps.resolveTxt);
-    let raw = job.raw;
-    if (sender.from.address.toLowerCase() !== tenant.company_email.toLowerCase()) raw = await replaceSender(job.raw, sender.from, sender.replyTo);
+    if (sender.from.address.toLowerCase() === tenant.company_email.toLowerCase()) {
+      job.senderResolved = true;
+      return job.raw;
+    }
+    const raw = await replaceSender(job.raw, sender.from, sender.replyTo);
     await this.deps.repos.outbox.replaceRaw(job.id, job.token, raw, this.now().toISOString());
+    job.composed = false; // the stored bytes are these now
     return raw;
   }
 
@@ -382,14 +453,18 @@ export class SendWorker {
     return JSON.stringify(e);
   }
 
-  private async sent(job: OutboxRow & { token: string }, route: Route, r: Extract<PoolSendResult, { ok: true }>): Promise<void> {
+  private async sent(job: Ready, route: Route, r: Extract<PoolSendResult, { ok: true }>): Promise<void> {
     const at = this.now().toISOString();
     const copy = route.kind === 'own' ? (endpointOf(route.account, 'imap') ? 'pending' : 'skipped') : null;
     const patch: OutboxPatch = {
       status: 'sent', attempts: job.attempts + 1, response: r.response, accepted: JSON.stringify(r.accepted), rejected: JSON.stringify(r.rejected),
-      sent_at: at, last_error: null, sent_copy: copy, sent_copy_next_at: copy === 'pending' ? at : null, via: route.kind, updated_at: at,
+      sent_at: at, last_error: null, via: route.kind, updated_at: at,
     };
-    if (!(await this.deps.repos.outbox.finish(job.id, job.token, patch))) return this.lost(job);
+    // set only when there is a copy to make: a job is sent once, so these are still null, and leaving
+    // them out of the update spares the write of their index (outbox_sent_copy) on every platform send
+    if (copy !== null) Object.assign(patch, { sent_copy: copy, sent_copy_next_at: copy === 'pending' ? at : null });
+    if (!(await this.finish(job, patch))) return this.lost(job);
+    this.deps.metrics?.sendOutcome('sent');
     this.log.info({ outboxId: job.id, accountId: job.account_id, accepted: r.accepted.length, rejected: r.rejected.length }, 'message sent');
     await this.emit(job, 'message.sent', { messageId: job.message_id, via: route.kind, accepted: r.accepted, rejected: r.rejected, response: r.response, sentAt: at });
     if (this.deps.recordSent) {
@@ -397,18 +472,19 @@ export class SendWorker {
     }
   }
 
-  private async fail(job: OutboxRow & { token: string }, err: MailportError, r: PoolSendResult | null, attempted: boolean): Promise<void> {
+  private async fail(job: Job, err: MailportError, r: PoolSendResult | null, attempted: boolean): Promise<void> {
     const at = this.now().toISOString();
     const reply = err.response ?? null;
     const rejected = r && !r.ok ? r.rejected : [];
     const patch: OutboxPatch = { status: 'failed', attempts: job.attempts + (attempted ? 1 : 0), last_error: this.errorJson(err, reply), response: reply, rejected: JSON.stringify(rejected), updated_at: at };
-    if (!(await this.deps.repos.outbox.finish(job.id, job.token, patch))) return this.lost(job);
+    if (!(await this.finish(job, patch))) return this.lost(job);
+    this.deps.metrics?.sendOutcome('failed');
     this.log.warn({ outboxId: job.id, accountId: job.account_id, code: err.code }, 'message failed');
     await this.emit(job, 'message.failed', { messageId: job.message_id, error: { code: err.code, message: err.message, hint: err.hint ?? null, response: reply }, rejected });
   }
 
   /** A temporary failure: again after the backoff, or failed once the message is too old. */
-  private retryLater(job: OutboxRow & { token: string }, err: MailportError, attempted: boolean): Promise<void> {
+  private retryLater(job: Job, err: MailportError, attempted: boolean): Promise<void> {
     const now = this.now().getTime();
     const deadline = Date.parse(job.send_at ?? job.created_at) + this.options.maxAgeMs;
     if (now >= deadline) return this.fail(job, err, null, attempted);
@@ -417,26 +493,28 @@ export class SendWorker {
   }
 
   /** Waiting on the account (red, switched off): not an attempt, no age limit, one event per cause. */
-  private wait(job: OutboxRow & { token: string }, err: MailportError): Promise<void> {
+  private wait(job: Job, err: MailportError): Promise<void> {
     return this.defer(job, err, new Date(this.now().getTime() + this.options.accountWaitMs), false, true);
   }
 
-  private async defer(job: OutboxRow & { token: string }, err: MailportError, until: Date, attempted: boolean, quietIfSame = false): Promise<void> {
+  private async defer(job: Job, err: MailportError, until: Date, attempted: boolean, quietIfSame = false): Promise<void> {
     const at = this.now().toISOString();
     const reply = err.response ?? null;
     const previous = job.last_error ? (JSON.parse(job.last_error) as JobError).code : null;
     const patch: OutboxPatch = { status: 'deferred', attempts: job.attempts + (attempted ? 1 : 0), next_attempt_at: until.toISOString(), last_error: this.errorJson(err, reply), response: reply, updated_at: at };
-    if (!(await this.deps.repos.outbox.finish(job.id, job.token, patch))) return this.lost(job);
+    if (!(await this.finish(job, patch))) return this.lost(job);
+    this.deps.metrics?.sendOutcome('deferred');
+    if (err.code === 'LIMIT_REACHED') this.deps.metrics?.limitDeferral();
     this.log.info({ outboxId: job.id, accountId: job.account_id, code: err.code, nextAttemptAt: patch.next_attempt_at }, 'message deferred');
     if (quietIfSame && previous === err.code && job.status === 'deferred') return;
     await this.emit(job, 'message.deferred', { messageId: job.message_id, attempts: patch.attempts, nextAttemptAt: patch.next_attempt_at, error: { code: err.code, message: err.message, hint: err.hint ?? null, response: reply } });
   }
 
-  private lost(job: OutboxRow): void {
+  private lost(job: OutboxSummary): void {
     this.log.warn({ outboxId: job.id }, 'outbox job was taken over by another worker while in flight');
   }
 
-  private async emit(job: OutboxRow, type: 'message.sent' | 'message.deferred' | 'message.failed', data: Record<string, unknown>): Promise<void> {
+  private async emit(job: OutboxSummary, type: 'message.sent' | 'message.deferred' | 'message.failed', data: Record<string, unknown>): Promise<void> {
     try {
       await this.deps.events.emit(job.tenant_id, type, { id: job.id, accountId: job.account_id, ...data });
     } catch (err) {
@@ -462,8 +540,14 @@ export class SendWorker {
     return jobs.length;
   }
 
-  private async copy(job: OutboxRow, token: string): Promise<void> {
+  private async copy(job: OutboxJob, token: string): Promise<void> {
     const at = this.now();
+    // a sent message keeps its bytes; a draft here is one sent before they were kept (composed again: same Message-ID and Date)
+    const raw = job.raw ?? (job.draft !== null ? await composeDraft(job.draft) : null);
+    if (raw === null) {
+      await this.deps.repos.outbox.finishSentCopy(job.id, token, { sent_copy: 'skipped', sent_copy_next_at: null, updated_at: at.toISOString() });
+      return;
+    }
     const account = job.account_id ? await this.deps.repos.accounts.get(job.tenant_id, job.account_id) : undefined;
     const imap = account ? endpointOf(account, 'imap') : null;
     const password = account ? this.deps.accounts.password(account) : undefined;
@@ -479,7 +563,7 @@ export class SendWorker {
     const preset = account.preset ? this.deps.catalog.get(account.preset) : undefined;
     try {
       const r = await this.deps.copier.store({
-        imap, cred: { user: account.username ?? account.email, password }, raw: job.raw, messageId: job.message_id,
+        imap, cred: { user: account.username ?? account.email, password }, raw, messageId: job.message_id,
         savesSentCopy: preset ? preset.savesSentCopy : null, sentFolderHint: preset?.sentFolder ?? undefined, provider: providerFacts(preset),
       });
       await this.deps.repos.outbox.finishSentCopy(job.id, token, { sent_copy: r.result, sent_copy_attempts: job.sent_copy_attempts + 1, sent_copy_next_at: null, updated_at: this.now().toISOString() });

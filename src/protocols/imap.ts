@@ -13,7 +13,7 @@
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { CheckResult, Credentials, Endpoint } from '../core/types.js';
 import { probeSignal } from './classify.js';
-import { runCheck, type CheckContext, type CheckRun } from './context.js';
+import { runCheck, runSession, type CheckContext, type CheckRun } from './context.js';
 import { NOT_TLS_CODES, codesOf, diagnoseNonTlsPort, diagnoseSilentPort, findPop3, watchForImplicitTls } from './diagnose.js';
 import { greetingKind, serverName, tlsOptions } from './tls.js';
 
@@ -42,7 +42,7 @@ export interface ImapClientHandle {
  *   const { client } = createImapClient(ep, cred, run, { verifyOnly: false });
  *   try { await client.connect(); ... } finally { client.close(); }
  */
-export function createImapClient(ep: Endpoint, cred: Credentials, run: CheckRun, opts: { verifyOnly: boolean }): ImapClientHandle {
+export function createImapClient(ep: Endpoint, cred: Credentials, run: CheckRun, opts: { verifyOnly: boolean; session?: LongSessionOptions }): ImapClientHandle {
   const { resolved, deadline } = run;
   // library timeouts end a little before the budget, so their (more specific) error wins
   const remaining = Math.max(1, Math.floor(deadline.remaining()) - 100);
@@ -81,9 +81,16 @@ export function createImapClient(ep: Endpoint, cred: Credentials, run: CheckRun,
     verifyOnly: opts.verifyOnly,
     connectionTimeout: remaining,
     greetingTimeout: deadline.greetingMs(),
-    socketTimeout: remaining,
+    socketTimeout: opts.session ? opts.session.socketTimeoutMs : remaining,
     disableAutoIdle: true,
   };
+  if (opts.session) {
+    // long-lived sessions: VANISHED with UIDs for expunges (QRESYNC), IDLE renewed by imapflow
+    options.qresync = true;
+    options.maxIdleTime = opts.session.maxIdleMs;
+    // named in the server's logs (IMAP ID), so an operator can tell Mailport's sync sessions apart
+    options.clientInfo = { name: 'Mailport sync', vendor: 'Mailport' };
+  }
   if (ep.security !== 'tls') options.doSTARTTLS = ep.security === 'starttls';
   const created = new ImapFlow(options);
   client = created;
@@ -91,6 +98,44 @@ export function createImapClient(ep: Endpoint, cred: Credentials, run: CheckRun,
   created.on('error', (err: Error) => run.log.debug({ imap: { error: (err as NodeJS.ErrnoException).code ?? err.name } }, 'imap client error'));
   run.onAbort(() => created.close());
   return { client: created, firstLine: () => firstLine, foreignGreeting: () => foreign };
+}
+
+/** Timeouts of a session that stays open (mailbox sync) instead of one bounded check. */
+export interface LongSessionOptions {
+  /** the socket may be silent this long (IDLE is renewed well before) */
+  socketTimeoutMs: number;
+  /** imapflow restarts IDLE this often (RFC 2177: at most 29 minutes) */
+  maxIdleMs: number;
+}
+
+/**
+ * Connects and signs in for a session that stays open (mailbox sync): the guard, the deadline
+ * (connect and login only, `ctx.timeoutMs`) and the classification of {@link runSession}; the
+ * connected client is handed back, and the caller owns it (close it when done). A failure is a
+ * classified MailportError.
+ *
+ * @example
+ *   const client = await openImapClient(ep, cred, { guard, timeoutMs: 30_000 }, { socketTimeoutMs: 600_000, maxIdleMs: 300_000 });
+ *   try { await client.mailboxOpen('INBOX'); } finally { client.close(); }
+ */
+export function openImapClient(ep: Endpoint, cred: Credentials, ctx: CheckContext, session: LongSessionOptions): Promise<ImapFlow> {
+  return runSession('imap', ep, cred, ctx, async (run) => {
+    const handle = createImapClient(ep, cred, run, { verifyOnly: false, session });
+    const { client } = handle;
+    try {
+      await client.connect();
+    } catch (err) {
+      client.close();
+      const foreign = handle.foreignGreeting();
+      if (foreign !== undefined) throw probeSignal('MP_UNEXPECTED_GREETING', { greeting: foreign, original: err });
+      throw err;
+    }
+    if (!client.authenticated) {
+      client.close();
+      throw Object.assign(new Error('not authenticated'), { authenticationFailed: true });
+    }
+    return client;
+  });
 }
 
 /**

@@ -17,7 +17,7 @@
  */
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
-import type { MailportError } from '../core/errors.js';
+import { MailportError } from '../core/errors.js';
 import type { Credentials, Endpoint } from '../core/types.js';
 import type { AddressGuard } from '../net/guard.js';
 import { classify, type CheckPhase, type ProviderFacts } from './classify.js';
@@ -79,6 +79,12 @@ function phaseOf(err: unknown): CheckPhase {
   return 'command';
 }
 
+/** A send the pool did not start because it is closing: nothing reached a server. */
+function released(): PoolSendResult {
+  const error = new MailportError('UNAVAILABLE', { message: 'Mailport was shutting down before this message went out; it is sent again later.', protocol: 'smtp' });
+  return { ok: false, error, responseCode: null, rejected: [] };
+}
+
 export class SmtpPool {
   private readonly entries = new Map<string, Promise<Entry>>();
   private readonly perAccount: number;
@@ -88,6 +94,8 @@ export class SmtpPool {
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
   private readonly sweeper: NodeJS.Timeout;
+  /** set by close(): messages not yet on a connection are handed back instead of sent */
+  private closing = false;
 
   constructor(private readonly options: SmtpPoolOptions) {
     this.perAccount = options.perAccount ?? 3;
@@ -104,9 +112,11 @@ export class SmtpPool {
   }
 
   async send(input: PoolSendInput): Promise<PoolSendResult> {
+    if (this.closing) return released();
     await this.acquire();
     let entry: Entry | undefined;
     try {
+      if (this.closing) return released();
       entry = await this.entry(input);
       entry.busy++;
       const info = await entry.transport.sendMail({ envelope: input.envelope, raw: input.raw });
@@ -114,6 +124,8 @@ export class SmtpPool {
       return { ok: true, response: info.response, accepted: addresses(info.accepted), rejected: rejections(info.rejected, extra.rejectedErrors) };
     } catch (err) {
       const e = err as { responseCode?: number; rejected?: unknown; rejectedErrors?: unknown };
+      // closing fails the messages still queued for a connection (no server reply): they were never sent
+      if (this.closing && typeof e?.responseCode !== 'number') return released();
       const error = classify(err, { protocol: 'smtp', endpoint: input.endpoint, provider: input.provider, phase: phaseOf(err), auth: input.cred.accessToken ? 'token' : 'password' });
       // a refused login, or a broken connection, must not be reused by the next message
       if (error.code !== 'SEND_REJECTED' && error.code !== 'LIMIT_REACHED') this.drop(input.key);
@@ -127,8 +139,13 @@ export class SmtpPool {
     }
   }
 
-  /** Closes every transport (connections finish the message they carry first). */
+  /**
+   * Closes every transport: a connection in the middle of a message finishes it first; messages
+   * not yet on a connection, and any send after this, come back at once as `UNAVAILABLE` (no
+   * server reply), so the caller can hand them back to the queue.
+   */
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.sweeper);
     const all = [...this.entries.keys()];
     for (const key of all) this.drop(key);

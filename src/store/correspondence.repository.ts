@@ -18,6 +18,19 @@ export interface MailSource {
   folder: string;
   uidValidity: number;
   uid: number;
+  /** the message's flags in that folder when it was fetched (IMAP) */
+  flags?: string[];
+  /** its MODSEQ there (CONDSTORE), as text */
+  modseq?: string | null;
+}
+
+/** Where a message is (or was) on the server, with its flags there. */
+export interface MailSourceView {
+  folder: string;
+  uidValidity: number;
+  uid: number;
+  flags: string[];
+  expungedAt: string | null;
 }
 
 export interface NewMailMessage {
@@ -76,6 +89,33 @@ export class CorrespondenceRepository {
     return this.db.selectFrom('mail_messages').select(SUMMARY).where('account_id', '=', accountId).where('message_id', '=', messageId).executeTakeFirst();
   }
 
+  /**
+   * A message without a Message-ID that says the same thing (date, size, subject): how a message
+   * is recognised again after its folder's UIDVALIDITY changed.
+   */
+  async findByFingerprint(accountId: string, fp: { date: string; size: number; subject: string }): Promise<MailMessageSummary | undefined> {
+    return this.db
+      .selectFrom('mail_messages')
+      .select(SUMMARY)
+      .where('account_id', '=', accountId)
+      .where('date', '=', fp.date)
+      .where('size', '=', fp.size)
+      .where('subject', '=', fp.subject)
+      .where('message_id', 'is', null)
+      .executeTakeFirst();
+  }
+
+  /** Every place the message was seen in, oldest first. */
+  async sourcesOf(messagePk: string): Promise<MailSourceView[]> {
+    const rows = await this.db
+      .selectFrom('mail_message_sources')
+      .select(['folder', 'uid_validity', 'uid', 'flags', 'expunged_at'])
+      .where('message_pk', '=', messagePk)
+      .orderBy('created_at')
+      .execute();
+    return rows.map((r) => ({ folder: r.folder, uidValidity: Number(r.uid_validity), uid: Number(r.uid), flags: r.flags ? (JSON.parse(r.flags) as string[]) : [], expungedAt: r.expunged_at }));
+  }
+
   /** How many places the message was seen in (IMAP folders with a UID). */
   async sourceCount(messagePk: string): Promise<number> {
     const r = await this.db.selectFrom('mail_message_sources').select((eb) => eb.fn.countAll<number | string>().as('n')).where('message_pk', '=', messagePk).executeTakeFirstOrThrow();
@@ -86,7 +126,10 @@ export class CorrespondenceRepository {
   async addSource(messagePk: string, s: MailSource, now: string, db: Kysely<Database> = this.db): Promise<boolean> {
     const r = await db
       .insertInto('mail_message_sources')
-      .values({ message_pk: messagePk, account_id: s.accountId, folder: s.folder, uid_validity: s.uidValidity, uid: s.uid, created_at: now })
+      .values({
+        message_pk: messagePk, account_id: s.accountId, folder: s.folder, uid_validity: s.uidValidity, uid: s.uid, created_at: now,
+        flags: s.flags ? JSON.stringify(s.flags) : null, modseq: s.modseq ?? null, expunged_at: null,
+      })
       .onConflict((oc) => oc.columns(['account_id', 'folder', 'uid_validity', 'uid']).doNothing())
       .executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;

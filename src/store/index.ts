@@ -7,15 +7,21 @@ import { OutboxRepository } from './outbox.repository.js';
 import { ConnectSessionsRepository } from './connect-sessions.repository.js';
 import { CorrespondenceRepository } from './correspondence.repository.js';
 import { OAuthRepository } from './oauth.repository.js';
+import { OutboxStatsRepository } from './outbox-stats.repository.js';
+import { SyncRepository } from './sync.repository.js';
+import { CampaignsRepository } from './campaigns.repository.js';
 
 export { openStore, type Store, type DialectName } from './database.js';
 export { migrateToLatest, ping } from './migrations.js';
 export type { AccountRow, AccountPatch } from './accounts.repository.js';
 export type { TenantRow, ApiKeyRow } from './tenants.repository.js';
 export { ConnectSessionsRepository, type ConnectSessionRow } from './connect-sessions.repository.js';
-export { CorrespondenceRepository, type MailMessageRow, type MailMessageSummary, type MailMessageDetail, type MailSource, type NewMailMessage, type MailListOptions } from './correspondence.repository.js';
+export { CorrespondenceRepository, type MailMessageRow, type MailMessageSummary, type MailMessageDetail, type MailSource, type MailSourceView, type NewMailMessage, type MailListOptions } from './correspondence.repository.js';
+export { CampaignsRepository, type CampaignRow, type CampaignItemRow, type CampaignItemStatus, type CampaignCounts, type CampaignItemListOptions, type QueueableMessage } from './campaigns.repository.js';
 export { OAuthRepository, type OAuthAppRow, type OAuthStateRow, type OAuthTokenRow } from './oauth.repository.js';
-export { OutboxRepository, type OutboxRow, type OutboxPatch, type OutboxSummary, type OutboxListOptions } from './outbox.repository.js';
+export { OutboxStatsRepository, ACTIVE_OUTBOX_STATUSES, type OutboxStats } from './outbox-stats.repository.js';
+export { OutboxRepository, type OutboxRow, type OutboxPatch, type OutboxSummary, type OutboxListOptions, type OutboxJob, type NewOutboxRow } from './outbox.repository.js';
+export { SyncRepository, LeaseLostError, type Lease, type FolderState, type SyncAccountRow } from './sync.repository.js';
 export { WebhooksRepository, type WebhookRow, type WebhookEventRow, type WebhookDeliveryRow, type WebhookAttemptRow, type ClaimedDelivery, type DeliveryOutcome } from './webhooks.repository.js';
 
 export interface Repositories {
@@ -27,6 +33,10 @@ export interface Repositories {
   connectSessions: ConnectSessionsRepository;
   oauth: OAuthRepository;
   correspondence: CorrespondenceRepository;
+  /** read-only outbox figures for metrics */
+  outboxStats: OutboxStatsRepository;
+  sync: SyncRepository;
+  campaigns: CampaignsRepository;
 }
 
 export function repositories(store: Store): Repositories {
@@ -39,5 +49,8 @@ export function repositories(store: Store): Repositories {
     connectSessions: new ConnectSessionsRepository(store.db),
     oauth: new OAuthRepository(store.db),
     correspondence: new CorrespondenceRepository(store.db),
+    outboxStats: new OutboxStatsRepository(store.db),
+    sync: new SyncRepository(store.db, store.dialect),
+    campaigns: new CampaignsRepository(store.db),
   };
 }

@@ -7,6 +7,9 @@ import { connectSessions } from './migrations/0005_connect_sessions.js';
 import { oauth } from './migrations/0006_oauth.js';
 import { correspondence } from './migrations/0007_correspondence.js';
 import { outboxVia } from './migrations/0008_outbox_via.js';
+import { campaigns } from './migrations/0009_campaigns.js';
+import { sync } from './migrations/0010_sync.js';
+import { outboxBodies } from './migrations/0011_outbox_bodies.js';
 
 /**
  * One set of migrations for SQLite and PostgreSQL, written with Kysely's schema builder in the
@@ -22,6 +25,9 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0006_oauth': oauth,
   '0007_correspondence': correspondence,
   '0008_outbox_via': outboxVia,
+  '0009_campaigns': campaigns,
+  '0010_sync': sync,
+  '0011_outbox_bodies': outboxBodies,
 };
 
 class InlineProvider implements MigrationProvider {

@@ -1,8 +1,10 @@
-import { describe, test, before } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { DIALECTS } from '../../test/helpers/databases.js';
+import { Migrator, sql, type Migration } from 'kysely';
+import { DIALECTS, type TestDatabase } from '../../test/helpers/databases.js';
 import { T0, twoConnections } from '../../test/helpers/stores.js';
-import { type Repositories, type OutboxRow } from './index.js';
+import { openStore, repositories, type Repositories, type OutboxRow, type Store } from './index.js';
+import { MIGRATIONS } from './migrations.js';
 
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
 
@@ -46,11 +48,47 @@ for (const { dialect, make } of DIALECTS) {
     test('an idempotency key is unique per tenant: the second insert (also a racing one) returns the first', async () => {
       const a = job({ idempotency_key: 'k1', request_hash: 'one' });
       const b = job({ idempotency_key: 'k1', request_hash: 'two' });
-      const [ra, rb] = await Promise.all([repo.outbox.insert(a), repo2.outbox.insert(b)]);
+      // PostgreSQL: two connections race for real. SQLite: one connection per process (a second one in
+      // the same thread would wait synchronously on the first one's open transaction), so the race is
+      // two calls at once on it, which its single writer serializes.
+      const other2 = dialect === 'postgres' ? repo2 : repo;
+      const [ra, rb] = await Promise.all([repo.outbox.insert(a), other2.outbox.insert(b)]);
       assert.equal([ra.created, rb.created].filter(Boolean).length, 1);
       assert.equal(ra.row.id, rb.row.id);
       const other = await repo.outbox.insert(job({ tenant_id: 'ten_b', idempotency_key: 'k1' }));
       assert.equal(other.created, true, 'the same key in another tenant is another message');
+    });
+
+    test('a batch is stored in one go: one result per row in order, a key repeated within the batch is the first row', async () => {
+      const rows = [job({ idempotency_key: 'b1' }), job(), job({ idempotency_key: 'b1', request_hash: 'other' }), job({ idempotency_key: 'b2' })];
+      const results = await repo.outbox.insertMany(rows);
+      assert.equal(results.length, 4);
+      const values = results.map((r) => (r.status === 'fulfilled' ? r.value : assert.fail(String(r.reason))));
+      assert.deepEqual(values.map((v) => v.created), [true, true, false, true]);
+      assert.equal(values[2]!.row.id, rows[0]!.id, 'the repeated key answers with the row that has it');
+      for (const r of [rows[0]!, rows[1]!, rows[3]!]) assert.ok((await repo.outbox.getFull(r.id))!.raw!.equals(r.raw));
+      assert.equal(await repo.outbox.getFull(rows[2]!.id), undefined, 'nothing of the refused row is kept');
+    });
+
+    test('a row that cannot be stored fails alone; the rest of its batch is stored', async () => {
+      const good = job();
+      const bad = job({ tenant_id: 'ten_missing' }); // no such tenant: the foreign key refuses it
+      const later = job();
+      const [a, b, c] = await repo.outbox.insertMany([good, bad, later]);
+      assert.equal(a!.status, 'fulfilled');
+      assert.equal(b!.status, 'rejected');
+      assert.equal(c!.status, 'fulfilled');
+      assert.ok(await repo.outbox.getFull(good.id));
+      assert.ok(await repo.outbox.getFull(later.id));
+      await assert.rejects(repo.outbox.insert(job({ tenant_id: 'ten_missing' })), 'insert() throws what insertMany reports');
+    });
+
+    test('the message bytes go with their job', async () => {
+      const row = job();
+      await repo.outbox.insert(row);
+      await db.store.db.deleteFrom('outbox').where('id', '=', row.id).execute();
+      const left = await db.store.db.selectFrom('outbox_bodies').select('id').where('id', '=', row.id).execute();
+      assert.deepEqual(left, []);
     });
 
     test('lists by status and account, paging by id', async () => {
@@ -132,8 +170,64 @@ for (const { dialect, make } of DIALECTS) {
       assert.equal(await repo.outbox.replaceRaw(row.id, 'X', Buffer.from('nope'), at(1)), false);
       assert.equal(await repo.outbox.replaceRaw(row.id, 'A', Buffer.from('From: x\r\n\r\nhi'), at(1)), true);
       const full = await repo.outbox.getFull(row.id);
-      assert.equal(full!.raw.toString(), 'From: x\r\n\r\nhi');
+      assert.equal(full!.raw!.toString(), 'From: x\r\n\r\nhi');
       assert.equal(full!.sender_resolved, 1);
+    });
+
+    test('a draft is stored as accepted, claimed with the job, and replaced by the bytes when the job is sent', async () => {
+      await db.store.db.deleteFrom('outbox').execute();
+      const { raw: _raw, ...summary } = job();
+      const draft = JSON.stringify({ v: 1, subject: 'Grüße', text: 'x'.repeat(3000) });
+      const { created } = await repo.outbox.insert({ ...summary, draft });
+      assert.equal(created, true);
+      const [claimed] = await repo.outbox.claimDue(at(0), 5, 'A', at(60));
+      assert.equal(claimed!.raw, null);
+      assert.equal(claimed!.draft, draft, 'the draft comes back exactly');
+      const bytes = Buffer.from('Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\n\r\nx');
+      assert.equal(await repo.outbox.finishComposed(summary.id, 'X', { status: 'sent', updated_at: at(1) }, bytes), false, 'only the claim that holds the job');
+      const unsent = await repo.outbox.getFull(summary.id);
+      assert.equal(unsent!.draft, draft, 'a refused outcome changes nothing');
+      assert.equal(unsent!.raw.length, 0, 'no bytes yet');
+      assert.equal(await repo.outbox.finishComposed(summary.id, 'A', { status: 'sent', updated_at: at(1) }, bytes), true);
+      const full = await repo.outbox.getFull(summary.id);
+      assert.equal(full!.status, 'sent');
+      assert.ok(full!.raw!.equals(bytes));
+      assert.equal(full!.draft, null);
+    });
+  });
+}
+
+// 0011 moves the bytes of jobs stored before it into outbox_bodies.
+for (const { dialect, make } of DIALECTS) {
+  describe(`outbox bodies migration on ${dialect}`, () => {
+    let tdb: TestDatabase;
+    let store: Store;
+    before(async () => {
+      tdb = await make();
+      store = openStore(tdb.url);
+    });
+    after(async () => {
+      await store?.close();
+      await tdb?.drop();
+    });
+
+    test('keeps the bytes of jobs already queued, byte for byte', async () => {
+      const upTo = (last: string) => new Migrator({ db: store.db, provider: { getMigrations: async () => Object.fromEntries(Object.entries(MIGRATIONS).filter(([name]) => name <= last)) as Record<string, Migration> } });
+      const before = await upTo('0010_sync').migrateToLatest();
+      assert.equal(before.error, undefined);
+      const raw = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+      await sql`insert into tenants (id, name, company_email, from_name, created_at, updated_at) values ('ten_m', 'M', 'm@example.test', null, ${T0}, ${T0})`.execute(store.db);
+      await sql`insert into outbox (id, tenant_id, status, raw, envelope_from, recipients, recipient_count, message_id, subject, next_attempt_at, created_at, updated_at)
+        values ('msg_old', 'ten_m', 'queued', ${raw}, 'm@example.test', '["x@example.test"]', 1, '<old@example.test>', 'Old', ${T0}, ${T0}, ${T0})`.execute(store.db);
+      const after = await upTo('0011_outbox_bodies').migrateToLatest();
+      assert.equal(after.error, undefined);
+      assert.deepEqual(after.results?.map((r) => r.migrationName), ['0011_outbox_bodies']);
+      const full = await repositories(store).outbox.getFull('msg_old');
+      assert.ok(full!.raw!.equals(raw));
+      assert.equal(full!.draft, null);
+      assert.equal(full!.status, 'queued');
+      const [claimed] = await repositories(store).outbox.claimDue(T0, 5, 'W', T0);
+      assert.ok(claimed!.raw!.equals(raw), 'a claim brings the bytes along');
     });
   });
 }

@@ -1,8 +1,15 @@
-import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Selectable, type Transaction, type Updateable } from 'kysely';
 import type { DialectName } from './database.js';
 import type { Database, OutboxTable } from './schema.js';
 
-export type OutboxRow = Selectable<OutboxTable>;
+/** A job as the outbox row holds it: everything but the message, which lives in `outbox_bodies`. */
+export type OutboxSummary = Selectable<OutboxTable>;
+/** A job with its composed message bytes. */
+export type OutboxRow = OutboxSummary & { raw: Buffer };
+/** A job to store: with its composed bytes, or with the draft (JSON) that the send worker composes at the first attempt. */
+export type NewOutboxRow = OutboxRow | (OutboxSummary & { raw?: null; draft: string });
+/** A stored job with its message: the composed bytes, or until its first send only the draft (see 0011). */
+export type OutboxJob = OutboxSummary & { raw: Buffer | null; draft: string | null };
 /** What an outcome may change on a claimed row. */
 export type OutboxPatch = Omit<Updateable<OutboxTable>, 'id' | 'tenant_id' | 'created_at' | 'idempotency_key' | 'request_hash'>;
 
@@ -14,18 +21,15 @@ export interface OutboxListOptions {
   limit: number;
 }
 
-/** Every column but the message bytes: what lists and views need. */
-const SUMMARY = [
+/** The outbox columns in the order of the prepared insert's parameters. */
+const COLUMNS = [
   'id', 'tenant_id', 'account_id', 'status', 'idempotency_key', 'request_hash', 'sender_resolved', 'envelope_from', 'recipients', 'recipient_count',
   'message_id', 'subject', 'attempts', 'next_attempt_at', 'send_at', 'locked_by', 'locked_until', 'last_error', 'response', 'accepted', 'rejected',
   'sent_at', 'sent_copy', 'sent_copy_attempts', 'sent_copy_next_at', 'via', 'created_at', 'updated_at',
-] as const;
-export type OutboxSummary = Omit<OutboxRow, 'raw'>;
+] as const satisfies ReadonlyArray<keyof OutboxSummary>;
 
-const isUniqueViolation = (err: unknown): boolean => {
-  const e = err as { code?: string; message?: string };
-  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/i.test(e?.message ?? '');
-};
+/** Most rows one insert batch writes in one transaction. */
+export const INSERT_BATCH_MAX = 64;
 
 /**
  * The durable outbox. Claims are safe with several processes: PostgreSQL locks the chosen rows
@@ -35,49 +39,101 @@ const isUniqueViolation = (err: unknown): boolean => {
  * same token still holds the row, so a worker that was presumed dead cannot overwrite the work
  * of the one that took its job over.
  *
+ * The message bytes are kept apart (`outbox_bodies`): the job row is small, so the claims and
+ * outcome writes that touch it several times per message stay cheap; the bytes are written once
+ * and read only with a claim.
+ *
  * @example
  *   const { row, created } = await repo.insert(job);
  *   const jobs = await repo.claimDue(now, 10, 'w1:abc', lockUntil);
  *   await repo.finish(jobs[0].id, 'w1:abc', { status: 'sent', sent_at: now, updated_at: now });
  */
 export class OutboxRepository {
-  constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName) {}
+  /** `insert ... on conflict do nothing returning id` for one row, compiled once: it runs for every accepted message */
+  private readonly insertSql: string;
+  private readonly insertBodySql: string;
+
+  constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName) {
+    const template = Object.fromEntries(COLUMNS.map((c) => [c, ''])) as unknown as OutboxSummary;
+    const compiled = db.insertInto('outbox').values(template).onConflict((oc) => oc.doNothing()).returning('id').compile();
+    if (compiled.parameters.length !== COLUMNS.length) throw new Error('outbox insert: unexpected parameter count');
+    this.insertSql = compiled.sql;
+    this.insertBodySql = db.insertInto('outbox_bodies').values({ id: '', raw: Buffer.alloc(0), draft: '' }).compile().sql;
+  }
 
   /**
    * Stores a new job. With an idempotency key already used by the tenant nothing is stored and
    * the earlier job comes back (`created: false`), also when two calls race.
    */
-  async insert(row: OutboxRow): Promise<{ row: OutboxSummary; created: boolean }> {
-    const existing = async () => (row.idempotency_key === null ? undefined : this.findByKey(row.tenant_id, row.idempotency_key));
-    const before = await existing();
-    if (before) return { row: before, created: false };
+  async insert(row: NewOutboxRow): Promise<{ row: OutboxSummary; created: boolean }> {
+    const [result] = await this.insertMany([row]);
+    if (result!.status === 'rejected') throw result!.reason;
+    return result!.value;
+  }
+
+  /**
+   * Stores several new jobs in one transaction (one commit for all: what makes accepting many
+   * messages at once cheap), each as {@link insert} would, with one result per row in order. A
+   * row that cannot be stored fails alone: when the batch's transaction fails, each row is tried
+   * again on its own. At most {@link INSERT_BATCH_MAX} rows.
+   */
+  async insertMany(rows: NewOutboxRow[]): Promise<Array<PromiseSettledResult<{ row: OutboxSummary; created: boolean }>>> {
+    if (rows.length === 0) return [];
+    if (rows.length > INSERT_BATCH_MAX) throw new RangeError(`at most ${INSERT_BATCH_MAX} rows per batch`);
+    let created: boolean[];
     try {
-      await this.db.insertInto('outbox').values(row).execute();
+      created = await this.db.transaction().execute(async (tx) => {
+        const out: boolean[] = [];
+        for (const row of rows) out.push(await this.insertOne(tx, row));
+        return out;
+      });
     } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-      const raced = await existing();
-      if (!raced) throw err;
-      return { row: raced, created: false };
+      if (rows.length === 1) return [{ status: 'rejected', reason: err }];
+      return (await Promise.all(rows.map((r) => this.insertMany([r])))).flat();
     }
-    const { raw: _raw, ...summary } = row;
-    return { row: summary, created: true };
+    return Promise.all(
+      rows.map(async (row, i): Promise<PromiseSettledResult<{ row: OutboxSummary; created: boolean }>> => {
+        const { raw: _raw, ...rest } = row;
+        const { draft: _draft, ...summary } = rest as typeof rest & { draft?: string };
+        if (created[i]) return { status: 'fulfilled', value: { row: summary, created: true } };
+        // not inserted: its idempotency key was taken (by an earlier call, a racing one, or a row of this batch)
+        const earlier = row.idempotency_key === null ? undefined : await this.findByKey(row.tenant_id, row.idempotency_key).catch(() => undefined);
+        if (earlier) return { status: 'fulfilled', value: { row: earlier, created: false } };
+        return { status: 'rejected', reason: new Error(`outbox job ${row.id} was not stored: its id is taken`) };
+      }),
+    );
+  }
+
+  /** Inserts one job and its message within `tx`; false when a unique key (the idempotency key) was taken. */
+  private async insertOne(tx: Transaction<Database>, row: NewOutboxRow): Promise<boolean> {
+    const inserted = await tx.executeQuery(CompiledQuery.raw(this.insertSql, COLUMNS.map((c) => row[c])));
+    if (inserted.rows.length === 0) return false;
+    await tx.executeQuery(CompiledQuery.raw(this.insertBodySql, [row.id, row.raw ?? null, 'draft' in row ? row.draft : null]));
+    return true;
   }
 
   async findByKey(tenantId: string, key: string): Promise<OutboxSummary | undefined> {
-    return this.db.selectFrom('outbox').select(SUMMARY).where('tenant_id', '=', tenantId).where('idempotency_key', '=', key).executeTakeFirst();
+    return this.db.selectFrom('outbox').selectAll().where('tenant_id', '=', tenantId).where('idempotency_key', '=', key).executeTakeFirst();
   }
 
   async get(tenantId: string, id: string): Promise<OutboxSummary | undefined> {
-    return this.db.selectFrom('outbox').select(SUMMARY).where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+    return this.db.selectFrom('outbox').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
   }
 
-  /** The whole row, message bytes included (the worker). */
-  async getFull(id: string): Promise<OutboxRow | undefined> {
-    return this.db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst();
+  /**
+   * The whole job with its message: `raw` the bytes (empty while only the draft is kept: a job not
+   * yet sent, or sent through the platform processor), `draft` the message as accepted (null once
+   * composed bytes are kept).
+   */
+  async getFull(id: string): Promise<(OutboxRow & { draft: string | null }) | undefined> {
+    const row = await this.db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return undefined;
+    const body = await this.db.selectFrom('outbox_bodies').select(['raw', 'draft']).where('id', '=', id).executeTakeFirst();
+    return { ...row, raw: body?.raw ?? Buffer.alloc(0), draft: body?.draft ?? null };
   }
 
   async list(tenantId: string, options: OutboxListOptions): Promise<OutboxSummary[]> {
-    let q = this.db.selectFrom('outbox').select(SUMMARY).where('tenant_id', '=', tenantId);
+    let q = this.db.selectFrom('outbox').selectAll().where('tenant_id', '=', tenantId);
     if (options.status) q = q.where('status', '=', options.status);
     if (options.accountId) q = q.where('account_id', '=', options.accountId);
     if (options.after) q = q.where('id', '>', options.after);
@@ -87,9 +143,9 @@ export class OutboxRepository {
   /**
    * Claims up to `limit` jobs that are due: queued or deferred with `next_attempt_at <= now`, and
    * jobs left `sending` by a worker whose claim expired. They become `sending`, held by `token`
-   * until `lockUntil`. Returns them whole (with the message bytes).
+   * until `lockUntil`. Returns them whole (with the message bytes), earliest due first.
    */
-  async claimDue(now: string, limit: number, token: string, lockUntil: string): Promise<OutboxRow[]> {
+  async claimDue(now: string, limit: number, token: string, lockUntil: string): Promise<OutboxJob[]> {
     const set = { status: 'sending', locked_by: token, locked_until: lockUntil, updated_at: now };
     if (this.dialect === 'postgres') {
       const ids = await this.db.transaction().execute(async (tx) => {
@@ -113,7 +169,8 @@ export class OutboxRepository {
         return taken;
       });
       if (ids.length === 0) return [];
-      return this.db.selectFrom('outbox').selectAll().where('id', 'in', ids).where('locked_by', '=', token).orderBy('next_attempt_at').execute();
+      const rows = await this.db.selectFrom('outbox').selectAll().where('id', 'in', ids).where('locked_by', '=', token).orderBy('next_attempt_at').execute();
+      return this.withBodies(rows);
     }
     // One statement, so it is atomic; the repeated condition means a row another connection took
     // first is simply not updated here. Each status is read on its own through outbox_due (status,
@@ -121,7 +178,7 @@ export class OutboxRepository {
     // SQLite collect and sort every due row on each claim (milliseconds per claim with a few
     // thousand queued). `+status` keeps the outer condition from being planned as that OR scan
     // again, so the update finds its rows by id.
-    const result = await sql<OutboxRow>`
+    const result = await sql<OutboxSummary>`
       update outbox set status = 'sending', locked_by = ${token}, locked_until = ${lockUntil}, updated_at = ${now}
       where id in (
         select id from (
@@ -135,7 +192,19 @@ export class OutboxRepository {
       )
       and ((+status in ('queued', 'deferred') and next_attempt_at <= ${now}) or (+status = 'sending' and locked_until < ${now}))
       returning *`.execute(this.db);
-    return result.rows;
+    const rows = result.rows.sort((a, b) => (a.next_attempt_at < b.next_attempt_at ? -1 : a.next_attempt_at > b.next_attempt_at ? 1 : 0));
+    return this.withBodies(rows);
+  }
+
+  /** The claimed rows with their messages (one read for all). */
+  private async withBodies(rows: OutboxSummary[]): Promise<OutboxJob[]> {
+    if (rows.length === 0) return [];
+    const bodies = await this.db.selectFrom('outbox_bodies').select(['id', 'raw', 'draft']).where('id', 'in', rows.map((r) => r.id)).execute();
+    const byId = new Map(bodies.map((b) => [b.id, b]));
+    return rows.map((r) => {
+      const b = byId.get(r.id);
+      return { ...r, raw: b?.raw ?? null, draft: b?.draft ?? null };
+    });
   }
 
   /**
@@ -143,7 +212,23 @@ export class OutboxRepository {
    * released. Returns false when the claim was lost (taken over, or the row is gone).
    */
   async finish(id: string, token: string, patch: OutboxPatch): Promise<boolean> {
-    const result = await this.db
+    return this.finishIn(this.db, id, token, patch);
+  }
+
+  /**
+   * {@link finish}, and in the same transaction the message's bytes take the place of its draft
+   * (the worker composed it during this attempt: what went out is what is kept).
+   */
+  async finishComposed(id: string, token: string, patch: OutboxPatch, raw: Buffer): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      if (!(await this.finishIn(tx, id, token, patch))) return false;
+      await tx.updateTable('outbox_bodies').set({ raw, draft: null }).where('id', '=', id).execute();
+      return true;
+    });
+  }
+
+  private async finishIn(db: Kysely<Database>, id: string, token: string, patch: OutboxPatch): Promise<boolean> {
+    const result = await db
       .updateTable('outbox')
       .set({ locked_by: null, locked_until: null, ...patch })
       .where('id', '=', id)
@@ -153,15 +238,14 @@ export class OutboxRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  /** Replaces the message bytes of a held job (a platform send whose From was just decided). */
+  /** Replaces the message bytes of a held job (a platform send whose From was just decided), and marks its sender resolved. */
   async replaceRaw(id: string, token: string, raw: Buffer, now: string): Promise<boolean> {
-    const result = await this.db
-      .updateTable('outbox')
-      .set({ raw, sender_resolved: 1, updated_at: now })
-      .where('id', '=', id)
-      .where('locked_by', '=', token)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    return this.db.transaction().execute(async (tx) => {
+      const held = await tx.updateTable('outbox').set({ sender_resolved: 1, updated_at: now }).where('id', '=', id).where('locked_by', '=', token).executeTakeFirst();
+      if (Number(held.numUpdatedRows) !== 1) return false;
+      await tx.updateTable('outbox_bodies').set({ raw, draft: null }).where('id', '=', id).execute();
+      return true;
+    });
   }
 
   /**
@@ -169,7 +253,7 @@ export class OutboxRepository {
    * `sent_copy_next_at` to `lockUntil`, so a worker that dies mid-copy leaves a job that comes
    * due again by itself.
    */
-  async claimSentCopies(now: string, limit: number, token: string, lockUntil: string): Promise<OutboxRow[]> {
+  async claimSentCopies(now: string, limit: number, token: string, lockUntil: string): Promise<OutboxJob[]> {
     const set = { sent_copy_next_at: lockUntil, locked_by: token, updated_at: now };
     if (this.dialect === 'postgres') {
       const ids = await this.db.transaction().execute(async (tx) => {
@@ -189,9 +273,9 @@ export class OutboxRepository {
         return taken;
       });
       if (ids.length === 0) return [];
-      return this.db.selectFrom('outbox').selectAll().where('id', 'in', ids).where('locked_by', '=', token).execute();
+      return this.withBodies(await this.db.selectFrom('outbox').selectAll().where('id', 'in', ids).where('locked_by', '=', token).execute());
     }
-    return this.db
+    const rows = await this.db
       .updateTable('outbox')
       .set(set)
       .where('sent_copy', '=', 'pending')
@@ -201,6 +285,7 @@ export class OutboxRepository {
       )
       .returningAll()
       .execute();
+    return this.withBodies(rows);
   }
 
   /** Records the outcome of one Sent-copy attempt for a job this claim holds. */

@@ -138,8 +138,6 @@ export interface OutboxTable {
   idempotency_key: string | null;
   /** sha256 of the request body, to tell a retried call from a different one with the same key */
   request_hash: string | null;
-  /** the composed message, the exact bytes sent (blob on SQLite, bytea on PostgreSQL) */
-  raw: Buffer;
   /** 0 while a platform send still has to decide its From (DMARC), 1 once raw is final */
   sender_resolved: number;
   envelope_from: string;
@@ -173,6 +171,16 @@ export interface OutboxTable {
   via: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/** The message of an outbox job (0011): its bytes, or until its first send the message as accepted. */
+export interface OutboxBodiesTable {
+  /** outbox.id */
+  id: string;
+  /** the composed message, the exact bytes sent (blob on SQLite, bytea on PostgreSQL); null while only the draft is kept */
+  raw: Buffer | null;
+  /** JSON of the message as accepted (the composer's input, Message-ID and Date fixed); null once composed */
+  draft: string | null;
 }
 
 /** One row per account that has reserved: reservations write it first, which locks the account. */
@@ -295,6 +303,59 @@ export interface MailMessageSourcesTable {
   uid_validity: number | string;
   uid: number | string;
   created_at: string;
+  /** JSON array of the message's flags in this folder, as last seen */
+  flags: string | null;
+  /** the message's MODSEQ there (text: 63-bit) */
+  modseq: string | null;
+  /** when the message was found expunged from this folder; null while it is there */
+  expunged_at: string | null;
+}
+
+/** One row per receiving account: its lease (owner, fencing token, expiry) and what its session last saw. */
+export interface SyncAccountsTable {
+  account_id: string;
+  tenant_id: string;
+  /** imap | pop3 */
+  protocol: string;
+  lease_owner: string | null;
+  /** the fencing token: grows on every claim; bigint (PostgreSQL hands it back as a string) */
+  lease_token: number | string;
+  lease_expires_at: string | null;
+  /** connecting | syncing | idle | backoff | error | waiting | stopped */
+  state: string;
+  /** JSON {code, message, hint, at} */
+  last_error: string | null;
+  last_ok_at: string | null;
+  initial_done_at: string | null;
+  updated_at: string;
+}
+
+/** IMAP state per account and folder. */
+export interface SyncFoldersTable {
+  account_id: string;
+  path: string;
+  /** inbox | sent | extra */
+  role: string;
+  uid_validity: number | string;
+  uid_next: number | string;
+  highest_modseq: string | null;
+  initial_done: number;
+  /** while the initial sync runs: every UID at or above this one has been fetched */
+  backfill_uid: number | string | null;
+  synced_at: string;
+}
+
+export interface SyncNodesTable {
+  id: string;
+  heartbeat_at: string;
+  started_at: string;
+}
+
+export interface PopSeenTable {
+  account_id: string;
+  uidl: string;
+  message_pk: string | null;
+  seen_at: string;
 }
 
 /** The other parties of a message (lower-cased addresses), with its date for ordered paging. */
@@ -313,6 +374,41 @@ export interface MailMessageRefsTable {
   ref: string;
 }
 
+/** A tenant's campaign: a named queue that receiving accounts deliver new inbound mail into. */
+export interface CampaignsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  /** the account it was created for (accounts.campaign_id says which accounts deliver into it now) */
+  account_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One inbound message in one campaign's queue (unique per campaign and message). */
+export interface CampaignQueueItemsTable {
+  id: string;
+  campaign_id: string;
+  tenant_id: string;
+  account_id: string;
+  /** mail_messages.id */
+  message_pk: string;
+  /** the Message-ID header, copied from the message; null when it has none */
+  message_id: string | null;
+  /** JSON {name, address} or null, copied from the message */
+  from_json: string | null;
+  subject: string;
+  /** the message's date */
+  received_at: string;
+  /** queued | claimed | done */
+  status: string;
+  claimed_at: string | null;
+  done_at: string | null;
+  /** when it was queued */
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   settings: SettingsTable;
   tenants: TenantsTable;
@@ -323,6 +419,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   outbox: OutboxTable;
+  outbox_bodies: OutboxBodiesTable;
   connect_sessions: ConnectSessionsTable;
   send_limit_accounts: SendLimitAccountsTable;
   send_limit_ledger: SendLimitLedgerTable;
@@ -334,4 +431,10 @@ export interface Database {
   mail_message_sources: MailMessageSourcesTable;
   mail_message_contacts: MailMessageContactsTable;
   mail_message_refs: MailMessageRefsTable;
+  sync_accounts: SyncAccountsTable;
+  sync_folders: SyncFoldersTable;
+  sync_nodes: SyncNodesTable;
+  pop_seen: PopSeenTable;
+  campaigns: CampaignsTable;
+  campaign_queue_items: CampaignQueueItemsTable;
 }

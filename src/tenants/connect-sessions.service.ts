@@ -22,10 +22,11 @@ export interface ConnectSessionGrant {
 }
 
 /**
- * Connect sessions: links to the hosted settings page that act as one tenant for account settings
- * only, until they expire. The token travels in the URL fragment (`/connect#token=...`), which a
- * browser never sends to a server, so it stays out of access logs and Referer headers; only its
- * SHA-256 is stored.
+ * Connect sessions: links to the hosted settings page that act as one tenant, until they expire,
+ * for account settings and the page's Messages and Campaigns views (api/auth.ts
+ * connectSessionMayCall says exactly which routes). The token travels in the URL fragment
+ * (`/connect#token=...`), which a browser never sends to a server, so it stays out of access logs
+ * and Referer headers; only its SHA-256 is stored.
  *
  * @example
  *   const { url } = await sessions.create(tenantId, { returnUrl: 'https://app.example/settings' });

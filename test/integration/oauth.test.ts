@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -86,6 +87,7 @@ describe('OAuth sign-in, refresh and revocation against the local issuer', () =>
       name: 'oauth',
       appOptions: {
         oauth: { refreshSkewMs: 1_000 },
+        sync: { pollMs: 500, scanMs: 200, backoffMs: 100, maxBackoffMs: 500, commandTimeoutMs: 5_000 },
         outbound: { worker: { backoffMs: [0], jitter: 0, accountWaitMs: 0 } },
       },
     });
@@ -327,5 +329,45 @@ describe('OAuth sign-in, refresh and revocation against the local issuer', () =>
     assert.equal(nj.status, 'sent', JSON.stringify(nj.lastError));
     assert.equal((await readCaptured(nj.messageId)).authMethod, 'XOAUTH2');
     trackSecret((await tokensOf(id)).access);
+  });
+
+  test('mail syncs on the OAuth account (XOAUTH2 to Dovecot), and a new session after the token expired refreshes it first', async () => {
+    const user = await addMailbox();
+    trackSecret(user.password);
+    const id = await gmailAccount(user);
+    await setTtl(user.email, 3);
+    assert.equal((await signIn(id)).searchParams.get('status'), 'active');
+    const before_ = await tokensOf(id);
+    const deliver = async (subject: string) => {
+      const { ImapFlow } = await import('imapflow');
+      const c = new ImapFlow({ host: peers.host, port: peers.imap.tls, secure: true, logger: false, tls: { ca: readFileSync(peers.caFile) }, auth: { user: user.email, pass: user.password } });
+      c.on('error', () => {});
+      await c.connect();
+      await c.append('INBOX', Buffer.from(`From: friend@x.example\r\nTo: ${user.email}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}-${id}@x.example>\r\n\r\nHi\r\n`));
+      await c.logout();
+    };
+    const subjects = async () => ((await t.request('GET', `/v1/messages?accountId=${id}`, { token: tenant.apiKey })).body.items as any[]).map((m) => m.subject);
+    const until = async (what: string, ok: () => Promise<boolean>) => {
+      const end = Date.now() + 10_000;
+      while (!(await ok())) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await deliver('Over OAuth 1');
+    t.app.sync.start();
+    try {
+      await until('the first message', async () => (await subjects()).includes('Over OAuth 1'));
+      await t.app.sync.stop();
+      await new Promise((r) => setTimeout(r, 3_200)); // the access token has expired now
+      await deliver('Over OAuth 2');
+      t.app.sync.start();
+      await until('the second message', async () => (await subjects()).includes('Over OAuth 2'));
+      const after_ = await tokensOf(id);
+      assert.notEqual(after_.access, before_.access, 'the new session signed in with a refreshed token');
+      assert.equal((await get(id)).statusColor, 'green');
+    } finally {
+      await t.app.sync.stop();
+    }
   });
 });

@@ -5,72 +5,17 @@
 // per SMTP connection open at the kill.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { startFaultSmtp } from '../helpers/fault-smtp.js';
+import { api, serve, type Serve } from '../helpers/serve.js';
 
-const MAIN = resolve('src/cli/main.ts');
 const TOTAL = 1000;
 const KILL_AFTER = 300;
 const ENQUEUE_CONCURRENCY = 16;
-
-interface Serve {
-  child: ChildProcess;
-  base: string;
-  exited: Promise<number | null>;
-  output(): string;
-}
-
-/** `mailport serve` on port 0; resolves with its address once it listens. */
-async function serve(env: Record<string, string>): Promise<Serve> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let tail = '';
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const base = await new Promise<string>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`serve did not start within 30 s:\n${tail}`)), 30_000);
-    const onData = (c: Buffer) => {
-      const text = c.toString();
-      tail = (tail + text).slice(-20_000);
-      if (!out) {
-        const m = /"address":"(http:\/\/[^"]+)"/.exec(tail);
-        if (m) {
-          out = m[1];
-          clearTimeout(timer);
-          done(m[1]);
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      fail(new Error(`serve exited with ${code} before listening:\n${tail}`));
-    });
-  });
-  return { child, base, exited, output: () => tail };
-}
-
-async function api(base: string, token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, body: json, text };
-}
 
 /** Every outbox entry of the tenant, following nextCursor. */
 async function outbox(base: string, key: string, status?: string): Promise<any[]> {

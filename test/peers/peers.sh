@@ -15,6 +15,8 @@
 #          PEER_SMTP_NOSTARTTLS_PORT PEER_SMTP_UNTRUSTED_PORT PEER_LMTP_PORT PEER_OAUTH_PORT
 #          PEER_IPV6=0 (do not listen on ::1)   PEER_KEEP_STATE=1 (keep users, mail and captures from the last run)
 #          SMTP_LOG=1 (smtp-server protocol log into the SMTP peer log)
+#          PEER_DOVECOT_EXTRA_CONF=FILE (optional: Dovecot settings appended to the main instance's config,
+#          later values win; scripts/bench-sync.ts raises process and connection limits with it)
 # Needs root (Dovecot drops privileges itself; 110/995 are privileged ports) and the Debian packages
 # dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-auth-lua openssl (scripts/ensure-debs.sh installs them).
 set -euo pipefail
@@ -245,6 +247,11 @@ start() {
   setup_tls
   render "$HERE/dovecot-common.conf.tmpl" "$ROOT/dovecot/common.conf"
   render "$HERE/dovecot.conf.tmpl" "$ROOT/dovecot/dovecot.conf"
+  if [ -n "${PEER_DOVECOT_EXTRA_CONF:-}" ]; then
+    [ -f "$PEER_DOVECOT_EXTRA_CONF" ] || die "PEER_DOVECOT_EXTRA_CONF: no such file: $PEER_DOVECOT_EXTRA_CONF"
+    cp "$PEER_DOVECOT_EXTRA_CONF" "$ROOT/dovecot/extra.conf"
+    printf '\n# from PEER_DOVECOT_EXTRA_CONF (%s)\n!include %s\n' "$PEER_DOVECOT_EXTRA_CONF" "$ROOT/dovecot/extra.conf" >> "$ROOT/dovecot/dovecot.conf"
+  fi
   render "$HERE/dovecot-nostarttls.conf.tmpl" "$ROOT/dovecot/dovecot-nostarttls.conf"
   render "$HERE/oauth2.conf.ext.tmpl" "$OAUTH2_CONF"
   render "$HERE/passwd-file.lua.tmpl" "$PASSWD_LUA"

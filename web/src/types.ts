@@ -35,6 +35,7 @@ export interface Account {
   lastError: LastError | null;
   warnings: Array<{ code: string; message: string }>;
   limits: { perDay: number | null; perMinute: number | null };
+  campaignId?: string | null;
 }
 
 export interface Preset {
@@ -83,4 +84,61 @@ export interface SessionInfo {
 export interface FieldProblem {
   message: string;
   hint?: string | null;
+}
+
+export interface Address {
+  name: string | null;
+  address: string;
+}
+
+/** A recorded message as `GET /v1/messages` lists it. */
+export interface MessageSummary {
+  id: string;
+  accountId: string;
+  direction: 'in' | 'out';
+  folder: string;
+  threadId: string;
+  from: Address | null;
+  to: Address[];
+  cc: Address[];
+  subject: string;
+  date: string;
+  snippet: string;
+  hasAttachments: boolean;
+}
+
+/** `GET /v1/messages/:id`: the list item plus its bodies and attachment metadata. */
+export interface MessageDetail extends MessageSummary {
+  text: string | null;
+  html: string | null;
+  attachments: Array<{ filename: string | null; contentType: string; size: number }>;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export type QueueStatus = 'queued' | 'claimed' | 'done';
+
+export interface Campaign {
+  id: string;
+  name: string;
+  accountId: string;
+  accountIds: string[];
+  receiving: boolean;
+  counts: Record<QueueStatus, number>;
+}
+
+export interface QueueItem {
+  id: string;
+  campaignId: string;
+  accountId: string;
+  messageId: string;
+  from: Address | null;
+  subject: string;
+  receivedAt: string;
+  status: QueueStatus;
+  claimedAt: string | null;
+  doneAt: string | null;
 }

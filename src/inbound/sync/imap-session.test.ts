@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planFolders, uidRange } from './imap-session.js';
+import { backoffDelay } from './options.js';
+
+test('uidRange folds runs of UIDs, in any order, duplicates once', () => {
+  assert.equal(uidRange([5, 1, 2, 3, 9, 7, 8, 3]), '1:3,5,7:9');
+  assert.equal(uidRange([42]), '42');
+  assert.equal(uidRange([]), '');
+});
+
+test('planFolders: Inbox, the \\Sent folder (special-use before names), extra folders that exist and can be selected', () => {
+  const listed = [
+    { path: 'INBOX', delimiter: '/', flags: [] },
+    { path: 'Sent Messages', delimiter: '/', flags: [] },
+    { path: 'Gesendet', delimiter: '/', flags: ['\\Sent'] },
+    { path: 'Archive', delimiter: '/', flags: ['\\Archive'] },
+    { path: 'Old', delimiter: '/', flags: ['\\Noselect'] },
+  ];
+  assert.deepEqual(planFolders(listed, { extra: ['archive', 'Old', 'Missing', 'INBOX'] }), [
+    { path: 'INBOX', role: 'inbox' },
+    { path: 'Gesendet', role: 'sent' },
+    { path: 'Archive', role: 'extra' },
+  ]);
+});
+
+test('planFolders: a cPanel-style namespace (INBOX.) and the catalog hint', () => {
+  const ns = { prefix: 'INBOX.', delimiter: '.' };
+  const listed = [
+    { path: 'INBOX', delimiter: '.', flags: [] },
+    { path: 'INBOX.Sent', delimiter: '.', flags: [] },
+    { path: 'INBOX.Sent Items', delimiter: '.', flags: [] },
+  ];
+  assert.deepEqual(planFolders(listed, { namespace: ns, sentHint: 'Sent Items', extra: [] }).map((f) => f.path), ['INBOX', 'INBOX.Sent Items']);
+  assert.deepEqual(planFolders([{ path: 'INBOX', delimiter: '/', flags: [] }], { extra: [] }), [{ path: 'INBOX', role: 'inbox' }], 'no Sent folder: the Inbox only (sync never creates folders)');
+});
+
+test('reconnect backoff grows exponentially with jitter and stays under the cap', () => {
+  const o = { backoffMs: 1_000, maxBackoffMs: 300_000 };
+  for (let attempt = 1; attempt <= 20; attempt++) {
+    const d = backoffDelay(attempt, o);
+    const full = Math.min(o.maxBackoffMs, 1_000 * 2 ** (attempt - 1));
+    assert.ok(d >= full / 2 && d <= full, `attempt ${attempt}: ${d} within [${full / 2}, ${full}]`);
+  }
+});
