@@ -1,7 +1,7 @@
 import { invalid, notFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { EventType } from '../events/event-types.js';
-import type { MailMessageRow, MailSource, OutboxRow, Repositories } from '../store/index.js';
+import type { AccountRow, MailMessageRow, MailSource, OutboxRow, Repositories } from '../store/index.js';
 import { parseMessage, type ParseLimits, type ParsedAddress } from './parse.js';
 import { isReplySubject, normalizeAddress, subjectKey } from './thread.js';
 import { toMessageDetailView, toMessageView, type MessageDetailView, type MessageView } from './message.view.js';
@@ -98,10 +98,12 @@ export class CorrespondenceService {
     this.now = deps.now ?? (() => new Date());
   }
 
-  async ingest(input: IngestInput, extra: { outboxId?: string; bcc?: string[] } = {}): Promise<IngestResult> {
+  async ingest(input: IngestInput, extra: { outboxId?: string; bcc?: string[]; account?: AccountRow } = {}): Promise<IngestResult> {
     input = { ...input, folder: clean(input.folder).slice(0, 1000) };
     const repo = this.deps.repos.correspondence;
-    const account = await this.deps.repos.accounts.get(input.tenantId, input.accountId);
+    // a sync session passes the account it holds (one read less per message)
+    const given = extra.account && extra.account.id === input.accountId && extra.account.tenant_id === input.tenantId ? extra.account : undefined;
+    const account = given ?? (await this.deps.repos.accounts.get(input.tenantId, input.accountId));
     if (!account) throw notFound('Account');
     const source: MailSource | undefined =
       input.uid !== undefined && input.uidValidity !== undefined
@@ -118,8 +120,10 @@ export class CorrespondenceService {
     parsed.references = parsed.references.map(clean);
     const now = this.now().toISOString();
     const own = normalizeAddress(account.email);
-    const outboxId = extra.outboxId ?? (parsed.messageId ? await repo.outboxIdFor(input.tenantId, account.id, parsed.messageId) : undefined);
-    const direction: 'in' | 'out' = input.direction === 'out' || outboxId !== undefined || (own !== undefined && normalizeAddress(parsed.from?.address) === own) ? 'out' : 'in';
+    const fromOwn = own !== undefined && normalizeAddress(parsed.from?.address) === own;
+    // only mail from the account itself can be an outbox job of it (mail from others needs no look-up)
+    const outboxId = extra.outboxId ?? (parsed.messageId && (fromOwn || input.direction === 'out') ? await repo.outboxIdFor(input.tenantId, account.id, parsed.messageId) : undefined);
+    const direction: 'in' | 'out' = input.direction === 'out' || outboxId !== undefined || fromOwn ? 'out' : 'in';
 
     if (parsed.messageId) {
       const existing = await repo.findByMessageId(account.id, parsed.messageId);

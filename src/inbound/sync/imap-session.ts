@@ -284,7 +284,7 @@ export class ImapSession extends MailboxSession {
         tenantId: this.account.tenant_id, accountId: this.account.id, folder: st.path, direction: st.role === 'sent' ? 'out' : undefined,
         raw: m.source, uid: m.uid, uidValidity: st.uidValidity, internalDate: m.internalDate, backlog,
         flags: keptFlags(m.flags), modseq: withModseq && m.modseq !== undefined ? String(m.modseq) : null,
-      });
+      }, { account: this.account });
       if (!backlog && res.created && res.direction === 'in' && st.role !== 'sent' && this.deps.onInbound) {
         await this.deps.onInbound({ tenantId: this.account.tenant_id, accountId: this.account.id, messagePk: res.id }).catch((err) => this.log.error({ err, messagePk: res.id }, 'could not queue the message for its campaign'));
       }

@@ -49,15 +49,16 @@ export abstract class MailboxSession {
   private loop: Promise<void> | null = null;
   private lastStateWrite = 0;
   private reportedRed = false;
-  protected readonly log: Logger;
+  /** a child logger made when something is logged (rare), not kept: 2,000 idle sessions should cost little */
+  protected get log(): Logger {
+    return this.deps.logger.child({ accountId: this.account.id });
+  }
 
   constructor(
     readonly account: AccountRow,
     readonly lease: Lease,
     protected readonly deps: SessionDeps,
-  ) {
-    this.log = deps.logger.child({ accountId: account.id });
-  }
+  ) {}
 
   start(): void {
     this.loop ??= this.run().catch((err) => this.log.error({ err }, 'sync session crashed'));
