@@ -26,7 +26,7 @@ import { Metrics, outboxQueueSource } from './metrics/metrics.js';
 import { CampaignsService } from './inbound/campaigns.service.js';
 import { SyncSupervisor } from './inbound/sync/supervisor.js';
 import type { SyncOptions } from './inbound/sync/options.js';
-import { MailportError } from './core/errors.js';
+import { endpointOf } from './accounts/account.view.js';
 import { fileURLToPath } from 'node:url';
 
 export const VERSION = '0.1.0';
@@ -156,7 +156,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   const limiter = createLimiter(store.db, options.outbound);
   const accounts: AccountsService = new AccountsService({
     repos, box, catalog, verifier, testSender, platformConfigured: config.platformSmtpUrl !== null, events: webhooks,
-    oauth: { credentials: (row) => oauth.credentials(row), verify: (row) => oauth.verify(row), erase: (id) => oauth.erase(id) },
+    oauth: { credentials: (row, opts) => oauth.credentials(row, opts), verify: (row) => oauth.verify(row), erase: (id) => oauth.erase(id) },
     usage: (row) => limiter.usage(row.id, limitSpecFor(accounts.effectiveLimits(row), row.preset ? catalog.get(row.preset) : undefined)),
   });
   const oauth = new OAuthService({ repos, box, catalog, accounts, verifier, redirectUri: `${config.publicUrl}/oauth/callback`, logger, options: options.oauth });
@@ -172,12 +172,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   // mailbox sync (IMAP sessions, POP3 checks) on leased accounts; worker and `all` nodes run it
   const sync = new SyncSupervisor({
     repos, correspondence, logger, options: { ...config.sync, ...options.sync },
-    credentials: async (row, opts) => {
-      if (row.type === 'gmail' || row.type === 'outlook') return oauth.credentials(row, opts);
-      const password = accounts.password(row);
-      if (password === undefined) throw new MailportError('AUTH_FAILED', { message: 'No password is stored for this account, so its mailbox cannot be read.', hint: 'Enter the password again in the account settings.' });
-      return { user: row.username ?? row.email, password };
-    },
+    credentials: (row, opts) => accounts.loginCredentials(row, endpointOf(row, 'imap') ? 'imap' : 'pop3', opts),
     checkContext: (row) => checkContext(row.preset ? catalog.get(row.preset) : undefined),
     reportFailure: (row, err) => accounts.recordFailure(row.tenant_id, row.id, { code: err.code, message: err.message, hint: err.hint ?? null }),
     reportRecovered: (row) => accounts.recordSuccess(row.tenant_id, row.id),

@@ -138,7 +138,7 @@ export interface AccountsServiceDeps {
   events?: EventSink;
   /** OAuth sign-in of gmail/outlook accounts (the oauth module); absent: they cannot log in */
   oauth?: {
-    credentials(row: AccountRow): Promise<Credentials>;
+    credentials(row: AccountRow, opts?: { rejected?: string }): Promise<Credentials>;
     verify(row: AccountRow): Promise<{ status: string; checks: CheckResult[] }>;
     erase(accountId: string): Promise<void>;
   };
@@ -274,12 +274,9 @@ export class AccountsService {
     if (row.type === 'platform' || row.send_via === 'platform' || !smtp) {
       throw new MailportError('CONFLICT', { message: 'This account sends through the platform mail processor, not its own SMTP server; a test send needs an account that sends itself.' });
     }
-    // gmail/outlook: a fresh access token (or the password kept until the move to OAuth is signed in)
-    const oauthCred = oauthType ? await this.deps.oauth!.credentials(row) : undefined;
-    const password = oauthCred ? undefined : this.password(row);
-    if (!oauthCred && !password) throw new MailportError('AUTH_FAILED', { message: 'No password is stored for this account.', hint: 'Enter the password (or app password) again.', field: 'password', protocol: 'smtp' });
+    const cred = await this.loginCredentials(row, 'smtp');
     const preset = row.preset ? this.deps.catalog.get(row.preset) : undefined;
-    const { result, sent } = await this.deps.testSender(smtp, oauthCred ?? { user: row.username ?? row.email, password }, {
+    const { result, sent } = await this.deps.testSender(smtp, cred, {
       from: { name: row.from_name, address: row.email },
       to,
       subject: 'Mailport test email',
@@ -333,6 +330,21 @@ export class AccountsService {
     if (!this.deps.events) return;
     const view = this.view(row);
     await this.deps.events.emit(row.tenant_id, type, { accountId: view.id, name: view.name, email: view.email, status: view.status, lastError: view.lastError });
+  }
+
+  /**
+   * How to sign in to the account's servers now: for gmail/outlook a fresh access token (a new one
+   * when `rejected` is the token a server just refused; the password while a move to OAuth is not
+   * signed in yet), otherwise the stored password. AUTH_FAILED (field `password`) when there is none.
+   *
+   * @example
+   *   const cred = await accounts.loginCredentials(row, 'imap');
+   */
+  async loginCredentials(row: AccountRow, protocol: 'smtp' | 'imap' | 'pop3', opts: { rejected?: string } = {}): Promise<Credentials> {
+    if ((row.type === 'gmail' || row.type === 'outlook') && this.deps.oauth) return this.deps.oauth.credentials(row, opts);
+    const password = this.password(row);
+    if (!password) throw new MailportError('AUTH_FAILED', { message: 'No password is stored for this account.', hint: 'Enter the password (or app password) again.', field: 'password', protocol });
+    return { user: row.username ?? row.email, password };
   }
 
   /** Whether a worker may log in with this account's credentials without a person asking. */

@@ -109,18 +109,6 @@ export class SyncRepository {
     await this.db.deleteFrom('sync_nodes').where('id', '=', nodeId).execute();
   }
 
-  /** How many accounts can be synced now (enabled, with incoming settings, known here). */
-  async countEligible(): Promise<number> {
-    const r = await this.db
-      .selectFrom('sync_accounts as s')
-      .innerJoin('accounts as a', 'a.id', 's.account_id')
-      .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('a.enabled', '=', 1)
-      .where((eb) => eb.or([eb('a.imap_host', 'is not', null), eb('a.pop_host', 'is not', null)]))
-      .executeTakeFirstOrThrow();
-    return Number(r.n);
-  }
-
   /**
    * Claims up to `limit` accounts whose lease is free or expired (eligible ones only), for
    * `owner` until `expires`. Each claim takes a new fencing token.

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { ImapFlow } from 'imapflow';
 
 export interface PeerUser {
   email: string;
@@ -108,6 +109,25 @@ export function loadPeers(): Peers {
 /** The test CA as a Buffer, for `tls: { ca }` in imapflow / nodemailer / node:tls. */
 export function peerCa(peers: Peers = loadPeers()): Buffer {
   return fs.readFileSync(peers.caFile);
+}
+
+/**
+ * A direct imapflow session on the Dovecot peer (IMAPS) as `user`, for setting up and inspecting a
+ * mailbox from a test; logged out and closed afterwards.
+ *
+ * @example
+ *   await withPeerImap(user, (c) => c.append('INBOX', raw));
+ */
+export async function withPeerImap<T>(user: { email: string; password: string }, fn: (c: ImapFlow) => Promise<T>, peers: Peers = loadPeers()): Promise<T> {
+  const c = new ImapFlow({ host: peers.host, port: peers.imap.tls, secure: true, logger: false, tls: { ca: peerCa(peers) }, auth: { user: user.email, pass: user.password } });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    return await fn(c);
+  } finally {
+    await c.logout().catch(() => undefined);
+    c.close();
+  }
 }
 
 function unique(): string {

@@ -8,15 +8,13 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { ImapFlow } from 'imapflow';
 import { MailportError } from '../../src/core/errors.js';
 import type { Credentials, Endpoint } from '../../src/core/types.js';
 import { AddressGuard } from '../../src/net/guard.js';
 import { SentCopier } from '../../src/outbound/sent-copy.js';
-import { addMailbox, loadPeers, peerCa, type Peers } from '../helpers/peers.js';
+import { addMailbox, loadPeers, withPeerImap, type Peers } from '../helpers/peers.js';
 
 const peers: Peers = loadPeers();
-const ca = peerCa(peers);
 const allow = (process.env.MAILPORT_ALLOW_PRIVATE_HOSTS ?? '').split(',').filter(Boolean);
 const guard = new AddressGuard({ allow });
 const imaps: Endpoint = { host: 'localhost', port: peers.imap.tls, security: 'tls' };
@@ -34,26 +32,13 @@ function message(id: string, body = 'Hello from the Sent-copy test.'): Buffer {
 }
 const newId = () => `<sent-${randomBytes(6).toString('hex')}@${peers.domain}>`;
 
-/** A direct imapflow session on the peer, for setting up and inspecting the mailbox. */
-async function withPeerImap<T>(cred: Credentials, fn: (c: ImapFlow) => Promise<T>): Promise<T> {
-  const c = new ImapFlow({ host: peers.host, port: peers.imap.tls, secure: true, logger: false, tls: { ca }, auth: { user: cred.user, pass: cred.password! } });
-  c.on('error', () => {});
-  try {
-    await c.connect();
-    return await fn(c);
-  } finally {
-    await c.logout().catch(() => undefined);
-    c.close();
-  }
-}
-
 interface Stored {
   uid: number;
   flags: string[];
   source: Buffer;
 }
 async function sentMessages(cred: Credentials, folder = 'Sent'): Promise<Stored[]> {
-  return withPeerImap(cred, async (c) => {
+  return withPeerImap({ email: cred.user, password: cred.password! }, async (c) => {
     const lock = await c.getMailboxLock(folder, { readOnly: true });
     try {
       const out: Stored[] = [];
@@ -114,7 +99,7 @@ describe('Sent copy on Dovecot', () => {
     const id = newId();
     const raw = message(id);
     // what a provider that files its own copy does: the message is in Sent before we look
-    await withPeerImap(c, (imap) => imap.append('Sent', raw, ['\\Seen']));
+    await withPeerImap({ email: c.user, password: c.password! }, (imap) => imap.append('Sent', raw, ['\\Seen']));
     const t0 = performance.now();
     const r = await copier.store({ imap: starttls, cred: c, raw, messageId: id.slice(1, -1), savesSentCopy: null });
     assert.ok(performance.now() - t0 >= SEARCH_DELAY_MS - 5, 'waited for the provider before searching');
@@ -125,7 +110,7 @@ describe('Sent copy on Dovecot', () => {
   test('savesSentCopy null, not filed by the provider: stored once; another message in Sent does not count', async () => {
     const c = await freshCred();
     const other = newId();
-    await withPeerImap(c, (imap) => imap.append('Sent', message(other), ['\\Seen']));
+    await withPeerImap({ email: c.user, password: c.password! }, (imap) => imap.append('Sent', message(other), ['\\Seen']));
     const id = newId();
     const raw = message(id, 'The one that must be stored.');
     assert.deepEqual(await copier.store({ imap: imaps, cred: c, raw, messageId: id, savesSentCopy: null }), { result: 'stored', folder: 'Sent' });

@@ -7,14 +7,12 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { ImapFlow } from 'imapflow';
-import { addMailbox, loadPeers, peerCa, type PeerUser, type Peers } from '../helpers/peers.js';
+import { addMailbox, loadPeers, withPeerImap, type PeerUser, type Peers } from '../helpers/peers.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
 
 const peers: Peers = loadPeers();
-const ca = peerCa(peers);
 const DAY = 86_400_000;
 
 const SYNC = { pollMs: 700, scanMs: 150, commandTimeoutMs: 4_000, connectTimeoutMs: 5_000, backoffMs: 100, maxBackoffMs: 400, leaseMs: 5_000, lookbackDays: 30, batchSize: 40, popIntervalMs: 400 };
@@ -27,20 +25,8 @@ function message(o: { from: string; to: string; subject: string; id?: string | n
   return Buffer.from(lines.join('\r\n'));
 }
 
-async function withImap<T>(user: PeerUser, fn: (c: ImapFlow) => Promise<T>): Promise<T> {
-  const c = new ImapFlow({ host: peers.host, port: peers.imap.tls, secure: true, logger: false, tls: { ca }, auth: { user: user.email, pass: user.password } });
-  c.on('error', () => {});
-  try {
-    await c.connect();
-    return await fn(c);
-  } finally {
-    await c.logout().catch(() => undefined);
-    c.close();
-  }
-}
-
 async function append(user: PeerUser, folder: string, raws: Buffer[], opts: { flags?: string[]; date?: Date } = {}): Promise<void> {
-  await withImap(user, async (c) => {
+  await withPeerImap(user, async (c) => {
     for (const raw of raws) await c.append(folder, raw, opts.flags ?? [], opts.date);
   });
 }
@@ -172,7 +158,7 @@ describe('mailbox sync on Dovecot', () => {
     const deleteMe = await bySubject('Delete me');
     const sentFlag = await bySubject('Sent, flag me');
 
-    await withImap(me, async (c) => {
+    await withPeerImap(me, async (c) => {
       const lock = await c.getMailboxLock('INBOX');
       try {
         await c.messageFlagsAdd({ header: { subject: 'Flag me' } }, ['\\Flagged', '\\Seen']);
@@ -202,7 +188,7 @@ describe('mailbox sync on Dovecot', () => {
     try {
       const tenant2 = await t2.createTenant('Folders Co');
       const raws = [message({ from: 'jo@x.example', to: me.email, subject: 'Project A' }), message({ from: 'kim@x.example', to: me.email, subject: 'Project B, no id', id: null })];
-      await withImap(me, (c) => c.mailboxCreate('Projects'));
+      await withPeerImap(me, (c) => c.mailboxCreate('Projects'));
       await append(me, 'Projects', raws);
       const r = await t2.request('POST', '/v1/accounts?verify=false', {
         token: tenant2.apiKey,
@@ -214,7 +200,7 @@ describe('mailbox sync on Dovecot', () => {
       await waitFor('2 messages', async () => ((await list()).length === 2 ? true : undefined));
       const before_ = (await t2.app.repos.sync.folders(id)).find((f) => f.path === 'Projects')!;
 
-      await withImap(me, async (c) => {
+      await withPeerImap(me, async (c) => {
         await c.mailboxDelete('Projects');
         await c.mailboxCreate('Projects');
       });
@@ -241,7 +227,7 @@ describe('mailbox sync on Dovecot', () => {
     const proxy = await startTcpProxy({ host: peers.host, port: peers.imap.tls });
     proxies.push(proxy);
     const raws = Array.from({ length: 400 }, (_, i) => message({ from: `p${i}@x.example`, to: me.email, subject: `Bulk ${i}`, body: 'x'.repeat(2000) }));
-    await withImap(me, async (c) => {
+    await withPeerImap(me, async (c) => {
       for (const raw of raws) await c.append('INBOX', raw);
     });
     const id = await account(me, { imapPort: proxy.port });
@@ -321,7 +307,7 @@ describe('mailbox sync on Dovecot', () => {
     assert.equal((await messages(id)).length, 3);
     const queue = await api('GET', `/v1/campaigns/${camp.body.id}/queue`);
     assert.deepEqual(queue.body.items.map((i: any) => i.subject), ['New lead']);
-    const left = await withImap(me, async (c) => { const s = await c.status('INBOX', { messages: true }); return s ? s.messages : -1; });
+    const left = await withPeerImap(me, async (c) => { const s = await c.status('INBOX', { messages: true }); return s ? s.messages : -1; });
     assert.equal(left, 3, 'POP3 leaves mail on the server');
   });
 
