@@ -36,7 +36,7 @@ import {
   dovecotMasterPid, dovecotSessions, ensureUsers, idleUsers, inotifyInstances, openFileLimits, raiseInotifyInstances, seedMailbox, startBenchPeers,
   type BenchPeers, type SeedResult,
 } from './bench-sync/peers.js';
-import { bareFetch, type DownloadResult } from './bench-sync/fetch-loop.js';
+import { bareFetch, parseOnly, type DownloadResult, type ParseOnlyResult } from './bench-sync/fetch-loop.js';
 import { mbsyncVersion, runMbsync, type MbsyncResult } from './bench-sync/mbsync.js';
 import { bareIdle, type IdleResult } from './bench-sync/idle.js';
 import { mailportIdle, mailportInitialSync, type InitialSyncResult, type MailportIdleResult, type Unavailable } from './bench-sync/mailport.js';
@@ -75,6 +75,9 @@ async function runPhase(name: string): Promise<void> {
     case 'bare-fetch':
       result = await bareFetch(peers, input.user!);
       break;
+    case 'parse-only':
+      result = await parseOnly(peers, input.user!);
+      break;
     case 'mailport-sync':
       result = await mailportInitialSync({ peers, user: input.user!, messages: input.messages!, databaseUrl: input.databaseUrl, timeoutMs: input.timeoutMs });
       break;
@@ -95,7 +98,9 @@ async function runPhase(name: string): Promise<void> {
 
 /** Starts `node --expose-gc --import tsx bench-sync.ts --phase NAME` and returns its result. */
 async function phase<T>(name: string, input: PhaseInput, env: { caFile: string; openFiles: number }): Promise<T> {
-  const node = [process.execPath, '--expose-gc', '--import', 'tsx', SELF, '--phase', name];
+  // BENCH_NODE_ARGS: extra node flags for the measuring processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const node = [process.execPath, '--expose-gc', ...extra, '--import', 'tsx', SELF, '--phase', name];
   // the open-file limit is raised for the child only (a shell can, Node cannot)
   const child = spawn('bash', ['-c', `ulimit -n ${env.openFiles} 2>/dev/null || true; exec "$@"`, 'bench-sync', ...node], {
     cwd: REPO,
@@ -133,6 +138,8 @@ interface PartA {
   /** each figure is the fastest of this many runs */
   rounds: number;
   bare: DownloadResult;
+  /** the parser alone on one thread (a reference, not a contender) */
+  parse: ParseOnlyResult;
   mbsync: (MbsyncResult & { version: string | null }) | { error: string };
   mailport: Array<InitialSyncResult | Unavailable>;
 }
@@ -198,10 +205,13 @@ async function partA(o: BenchOptions, bp: BenchPeers, env: { caFile: string; ope
     const measured = runs.filter((r): r is InitialSyncResult => r.available);
     return measured.length ? fastest(measured) : runs[0];
   };
+  say('(a) the parser alone on one thread (reference)');
+  const parse = await phase<ParseOnlyResult>('parse-only', { user: seed.user, timeoutMs: 300_000 }, env);
   return {
     seed,
     rounds: o.repeat,
     bare: fastest(bare),
+    parse,
     mbsync: mbsync.length ? { ...fastest(mbsync), version: mbsyncVersion() } : { error: mbsyncError ?? 'not run' },
     mailport: [best(sqlite), ...(pg.length ? [best(pg)] : [])],
   };
@@ -260,6 +270,12 @@ function printA(a: PartA): Record<string, unknown> {
   if (verdicts.length) console.log(verdicts.join('\n'));
   else console.log(`  Mailport / mbsync (target > ${TARGETS.overMbsync}), Mailport / bare loop (target ≥ ${TARGETS.overBare}): not measured`);
   console.log(`  (CPU: the contender's own process — Dovecot shares the same 2 cores; bare-loop peak RSS ${a.bare.peakRssMb} MB)`);
+  const parseRate = rate(a.parse.messages, a.parse.ms);
+  ratios.parseOnlyMsgPerSec = Math.round(parseRate);
+  console.log(
+    `  reference: the parser alone (mailparser, src/inbound/parse.ts) on one thread, no I/O, no store: ${int(parseRate)} msg/s ` +
+      `(${fixed(a.parse.ms / Math.max(1, a.parse.messages), 3)} ms/msg); ${TARGETS.overBare} of the bare loop is ${int(bareRate * TARGETS.overBare)} msg/s`,
+  );
   return ratios;
 }
 

@@ -20,6 +20,7 @@ import { newToken } from './core/ids.js';
 import { createLimiter, createOutbound, type Outbound, type OutboundOptions } from './outbound/outbound.js';
 import { limitSpecFor } from './outbound/limits.js';
 import { ConnectSessionsService } from './tenants/connect-sessions.service.js';
+import { MessageParser } from './inbound/parser.js';
 import { CorrespondenceService } from './inbound/correspondence.service.js';
 import { OAuthService, type OAuthOptions } from './oauth/oauth.service.js';
 import { Metrics, outboxQueueSource } from './metrics/metrics.js';
@@ -160,7 +161,9 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     usage: (row) => limiter.usage(row.id, limitSpecFor(accounts.effectiveLimits(row), row.preset ? catalog.get(row.preset) : undefined)),
   });
   const oauth = new OAuthService({ repos, box, catalog, accounts, verifier, redirectUri: `${config.publicUrl}/oauth/callback`, logger, options: options.oauth });
-  const correspondence = new CorrespondenceService({ repos, events: webhooks });
+  // parsing of fetched batches on worker threads, beside the thread that drives the sessions and the store
+  const parser = new MessageParser({ onThreadFailure: (err) => logger.warn({ err }, 'parser threads unavailable: parsing on the main thread') });
+  const correspondence = new CorrespondenceService({ repos, events: webhooks, parser });
   const campaigns = new CampaignsService({ repos, events: webhooks });
   const outbound = createOutbound({
     repos, accounts, catalog, guard, events: webhooks, limiter, logger, oauth,
@@ -233,6 +236,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       closing = true;
       await server.close(); // stops accepting, lets in-flight requests finish
       await sync.stop(); // releases its accounts before the store closes
+      await parser.close();
       await outbound.close(); // before the store: sends in flight record their outcome
       await dispatcher.stop(); // before the store closes: in-flight deliveries record their outcome
       await store.close();

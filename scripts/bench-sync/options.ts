@@ -36,7 +36,8 @@ export const USAGE = `usage: npm run bench:sync -- [--quick] [--messages N] [--a
                           [--repeat N] [--only a|b] [--reuse-peers] [--raise-inotify] [--pg]
   env: BENCH_MESSAGES BENCH_ACCOUNTS BENCH_DELIVERIES BENCH_DELIVERY_RATE BENCH_REPEAT BENCH_ONLY BENCH_REUSE_PEERS=1
        BENCH_RAISE_INOTIFY=1 MAILPORT_BENCH_PG=1 (MAILPORT_TEST_PG_URL) PEER_ROOT PEER_*_PORT
-       BENCH_SYNC_OPTIONS (JSON for AppOptions.sync) BENCH_DISPATCHER_POLL_MS BENCH_LOG_LEVEL`;
+       BENCH_SYNC_OPTIONS (JSON for AppOptions.sync) BENCH_DISPATCHER_POLL_MS BENCH_LOG_LEVEL
+       BENCH_NODE_ARGS (node flags for the measuring processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")`;
 
 function count(name: string, value: string | undefined, fallback: number, min = 1): number {
   if (value === undefined || value === '') return fallback;

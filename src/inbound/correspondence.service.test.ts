@@ -89,6 +89,36 @@ for (const { dialect, make } of DIALECTS) {
       assert.deepEqual(thread.items.map((i) => i.id).sort(), [reply.id, other.id, parent.id].sort());
     });
 
+    test('a batch in one go: a reply before its parent threads with it, a repeated Message-ID is one record, events after the commit, none for backlog', async () => {
+      const item = (raw: Buffer, uid: number, backlog = false) => ({ input: { tenantId: 'ten_a', accountId: 'acc_1', folder: 'INBOX', raw, uid, uidValidity: 77, backlog } });
+      const before = events.length;
+      const results = await service.ingestMany([
+        item(mail({ from: 'erin@example.test', to: OWN, subject: 'Re: Batch', id: '<b2@example.test>', references: '<b1@example.test>' }), 2),
+        item(mail({ from: 'erin@example.test', to: OWN, subject: 'Batch', id: '<b1@example.test>' }), 1),
+        item(mail({ from: 'erin@example.test', to: OWN, subject: 'Batch', id: '<b1@example.test>' }), 3),
+        item(mail({ from: 'erin@example.test', to: OWN, subject: 'Old', id: '<b0@example.test>' }), 4, true),
+      ]);
+      assert.deepEqual(results.map((r) => r.created), [true, true, false, true]);
+      assert.equal(results[1]!.threadId, results[0]!.threadId);
+      assert.equal(results[2]!.id, results[1]!.id);
+      assert.deepEqual(events.slice(before).map((e) => e.data.id), [results[0]!.id, results[1]!.id], 'message.received for new inbound mail, not for the backlog');
+      const again = await service.ingestMany([item(mail({ from: 'x@example.test', to: OWN, subject: 'Other' }), 2), item(mail({ from: 'x@example.test', to: OWN, subject: 'Other' }), 9)]);
+      assert.deepEqual([again[0]!.created, again[0]!.id], [false, results[0]!.id], 'a place already recorded is found without a parse');
+      assert.equal(again[1]!.created, true);
+      await assert.rejects(service.ingestMany([item(mail({ from: 'a@b.test', to: OWN, subject: 'x' }), 20), { input: { ...item(mail({ from: 'a@b.test', to: OWN, subject: 'y' }), 21).input, accountId: 'acc_2' } }]), /one account per call/);
+    });
+
+    test('a batch that meets a taken place rolls back and records one message at a time', async () => {
+      // two messages claiming the same place: the second finds it taken inside the batch transaction
+      const results = await service.ingestMany([
+        { input: { tenantId: 'ten_a', accountId: 'acc_1', folder: 'INBOX', raw: mail({ from: 'fay@example.test', to: OWN, subject: 'First', id: '<c1@example.test>' }), uid: 500, uidValidity: 77 } },
+        { input: { tenantId: 'ten_a', accountId: 'acc_1', folder: 'INBOX', raw: mail({ from: 'fay@example.test', to: OWN, subject: 'Second', id: '<c2@example.test>' }), uid: 500, uidValidity: 77 } },
+      ]);
+      assert.deepEqual(results.map((r) => r.created), [true, false]);
+      assert.equal(results[1]!.id, results[0]!.id);
+      assert.equal((await service.list('ten_a', { contact: 'fay@example.test' })).items.length, 1, 'nothing of the rolled-back batch is left twice');
+    });
+
     test('recordSent: platform sends are not recorded; an account send is, with its Bcc as a contact, and Sent later adds nothing new', async () => {
       const raw = mail({ from: OWN, to: 'dan@example.test', subject: 'Offer', id: '<o1@acme.test>' });
       assert.equal(await service.recordSent({ id: 'msg_p', tenant_id: 'ten_a', account_id: null, raw, recipients: '[]' }), undefined);

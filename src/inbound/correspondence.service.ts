@@ -1,8 +1,9 @@
 import { invalid, notFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { EventType } from '../events/event-types.js';
-import type { AccountRow, MailMessageRow, MailSource, OutboxRow, Repositories } from '../store/index.js';
-import { parseMessage, type ParseLimits, type ParsedAddress } from './parse.js';
+import { RecordConflict, sourceKey, type AccountRow, type CorrespondenceRepository, type MailMessageRow, type MailMessageSummary, type MailSource, type OutboxRow, type Repositories } from '../store/index.js';
+import type { ParseLimits, ParsedAddress, ParsedMessage } from './parse.js';
+import { MessageParser } from './parser.js';
 import { isReplySubject, normalizeAddress, subjectKey } from './thread.js';
 import { toMessageDetailView, toMessageView, type MessageDetailView, type MessageView } from './message.view.js';
 
@@ -24,6 +25,25 @@ export interface IngestInput {
   /** IMAP flags and MODSEQ when fetched, kept with the source */
   flags?: string[];
   modseq?: string | null;
+}
+
+export interface IngestExtra {
+  /** the outbox job that sent it (the send worker's own record) */
+  outboxId?: string;
+  /** Bcc recipients, absent from the bytes: contacts too */
+  bcc?: string[];
+  /** the account, when the caller holds it (one read less per message) */
+  account?: AccountRow;
+  /** what the message says, when the caller knows it already (e.g. it composed the message): no parse */
+  parsed?: ParsedMessage;
+}
+
+/** One message of {@link CorrespondenceService.ingestMany}. */
+export interface IngestItem {
+  input: IngestInput;
+  outboxId?: string;
+  bcc?: string[];
+  parsed?: ParsedMessage;
 }
 
 export interface IngestResult {
@@ -48,9 +68,14 @@ export interface CorrespondenceServiceDeps {
   repos: Pick<Repositories, 'correspondence' | 'accounts'>;
   /** webhooks: `message.received` for each new incoming message */
   events?: { emit(tenantId: string, type: EventType, data: Record<string, unknown>): Promise<void> };
+  /** parses batches (on worker threads in the app); default: on the calling thread with `parseLimits` */
+  parser?: Pick<MessageParser, 'parseMany'>;
   parseLimits?: Partial<ParseLimits>;
   now?: () => Date;
 }
+
+/** Messages of a batch recorded between two turns of the event loop. */
+const YIELD_EVERY = 20;
 
 /** Replies found by subject only must be this close to the earlier message. */
 const SUBJECT_WINDOW_MS = 30 * 24 * 3600 * 1000;
@@ -69,6 +94,25 @@ function decodeCursor(cursor: string): { date: string; id: string } {
 
 /** PostgreSQL text cannot hold NUL characters; hostile mail may carry them (the raw bytes keep them). */
 const clean = <T extends string | null>(s: T): T => (s === null ? s : (s.replace(/\u0000/g, '') as T));
+
+const resultOf = (m: MailMessageSummary, created: boolean): IngestResult => ({ id: m.id, threadId: m.thread_id, direction: m.direction as 'in' | 'out', created, parseError: m.parse_error });
+
+/** What the parser gave, without NUL characters in the ids. */
+function cleanParsed(p: ParsedMessage): ParsedMessage {
+  p.messageId = clean(p.messageId);
+  p.inReplyTo = clean(p.inReplyTo);
+  p.references = p.references.map(clean);
+  return p;
+}
+
+/** A message of a batch, parsed, waiting to be threaded and stored. */
+interface Pending {
+  input: IngestInput;
+  source: MailSource | undefined;
+  parsed: ParsedMessage;
+  bcc: string[];
+  outboxId: string | undefined;
+}
 
 function validDate(value: Date | string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -93,37 +137,106 @@ function validDate(value: Date | string | undefined): string | undefined {
  */
 export class CorrespondenceService {
   private readonly now: () => Date;
+  private readonly parser: Pick<MessageParser, 'parseMany'>;
 
   constructor(private readonly deps: CorrespondenceServiceDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.parser = deps.parser ?? new MessageParser({ threads: 0, limits: deps.parseLimits });
   }
 
-  async ingest(input: IngestInput, extra: { outboxId?: string; bcc?: string[]; account?: AccountRow } = {}): Promise<IngestResult> {
-    input = { ...input, folder: clean(input.folder).slice(0, 1000) };
+  /** Parses messages ahead of {@link ingestMany} (pass each result as the item's `parsed`), e.g. while the previous batch is stored. */
+  parseMany(raws: Buffer[]): Promise<ParsedMessage[]> {
+    return this.parser.parseMany(raws);
+  }
+
+  async ingest(input: IngestInput, extra: IngestExtra = {}): Promise<IngestResult> {
+    const [result] = await this.ingestMany([{ input, outboxId: extra.outboxId, bcc: extra.bcc, parsed: extra.parsed }], extra.account);
+    return result!;
+  }
+
+  /**
+   * Records a batch of messages of one account (a sync session's FETCH batch) in one transaction:
+   * the places already recorded found with one query, the rest parsed, their outbox jobs looked up
+   * together, then each threaded and stored in order, so a reply later in the batch finds its
+   * parent. When another writer records one of them at the same moment (a unique key taken), the
+   * batch is rolled back and recorded again one message at a time, each in its own transaction.
+   * `message.received` goes out after the commit.
+   *
+   * @example
+   *   const results = await service.ingestMany(fetched.map((m) => ({ input: { tenantId, accountId, folder: 'INBOX', raw: m.source, uid: m.uid, uidValidity } })), account);
+   */
+  async ingestMany(items: IngestItem[], holding?: AccountRow): Promise<IngestResult[]> {
+    const first = items[0];
+    if (!first) return [];
+    const { tenantId, accountId } = first.input;
+    if (items.some((i) => i.input.tenantId !== tenantId || i.input.accountId !== accountId)) throw new Error('ingestMany records the messages of one account per call');
     const repo = this.deps.repos.correspondence;
-    // a sync session passes the account it holds (one read less per message)
-    const given = extra.account && extra.account.id === input.accountId && extra.account.tenant_id === input.tenantId ? extra.account : undefined;
-    const account = given ?? (await this.deps.repos.accounts.get(input.tenantId, input.accountId));
+    // a sync session passes the account it holds (one read less per batch)
+    const given = holding && holding.id === accountId && holding.tenant_id === tenantId ? holding : undefined;
+    const account = given ?? (await this.deps.repos.accounts.get(tenantId, accountId));
     if (!account) throw notFound('Account');
-    const source: MailSource | undefined =
+    const inputs = items.map((i) => ({ ...i.input, folder: clean(i.input.folder).slice(0, 1000) }));
+    const sources = inputs.map((input): MailSource | undefined =>
       input.uid !== undefined && input.uidValidity !== undefined
         ? { accountId: account.id, folder: input.folder, uidValidity: input.uidValidity, uid: input.uid, flags: input.flags, modseq: input.modseq }
-        : undefined;
-    if (source) {
-      const seen = await repo.findBySource(source);
-      if (seen) return { id: seen.id, threadId: seen.thread_id, direction: seen.direction as 'in' | 'out', created: false, parseError: seen.parse_error };
-    }
+        : undefined,
+    );
+    const results: Array<IngestResult | undefined> = new Array(items.length);
+    const seen = await repo.findBySources(sources.filter((s): s is MailSource => s !== undefined));
+    sources.forEach((s, i) => {
+      const known = s && seen.get(sourceKey(s));
+      if (known) results[i] = resultOf(known, false);
+    });
 
-    const parsed = await parseMessage(input.raw, this.deps.parseLimits);
-    parsed.messageId = clean(parsed.messageId);
-    parsed.inReplyTo = clean(parsed.inReplyTo);
-    parsed.references = parsed.references.map(clean);
+    const todo = items.map((_, i) => i).filter((i) => !results[i]);
+    const unparsed = todo.filter((i) => !items[i]!.parsed);
+    const fresh = new Map((await this.parser.parseMany(unparsed.map((i) => inputs[i]!.raw))).map((p, k) => [unparsed[k]!, p]));
+    const parsed = todo.map((i) => {
+      const given = items[i]!.parsed;
+      return cleanParsed(given ? { ...given, references: [...given.references] } : fresh.get(i)!);
+    });
+    const own = normalizeAddress(account.email);
+    // only mail from the account itself can be an outbox job of it (mail from others needs no look-up)
+    const asked = todo.flatMap((i, k) => {
+      const p = parsed[k]!;
+      return p.messageId && !items[i]!.outboxId && (inputs[i]!.direction === 'out' || (own !== undefined && normalizeAddress(p.from?.address) === own)) ? [p.messageId] : [];
+    });
+    const outboxIds = asked.length ? await repo.outboxIdsFor(tenantId, account.id, asked) : new Map<string, string>();
+    const pending = todo.map((i, k): Pending => {
+      const p = parsed[k]!;
+      return { input: inputs[i]!, source: sources[i], parsed: p, bcc: items[i]!.bcc ?? [], outboxId: items[i]!.outboxId ?? (p.messageId ? outboxIds.get(p.messageId) : undefined) };
+    });
+
+    let received: Array<Record<string, unknown>> = [];
+    const recordAll = async (r: CorrespondenceRepository) => {
+      received = [];
+      for (const [k, m] of pending.entries()) {
+        // SQLite answers synchronously: without a turn of the event loop now and then, a batch kept
+        // the sessions' sockets (the next FETCH on its way) and the parser's results waiting
+        if (k > 0 && k % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+        results[todo[k]!] = await this.record(r, account, m, received);
+      }
+    };
+    if (pending.length === 1) await recordAll(repo);
+    else if (pending.length > 1) {
+      try {
+        await repo.transaction(recordAll);
+      } catch (err) {
+        if (!(err instanceof RecordConflict)) throw err;
+        await recordAll(repo);
+      }
+    }
+    for (const data of received) await this.deps.events?.emit(tenantId, 'message.received', data);
+    return results as IngestResult[];
+  }
+
+  /** Threads and stores one parsed message (or finds it recorded already); `received` collects the webhook payloads. */
+  private async record(repo: CorrespondenceRepository, account: AccountRow, m: Pending, received: Array<Record<string, unknown>>): Promise<IngestResult> {
+    const { input, source, parsed } = m;
     const now = this.now().toISOString();
     const own = normalizeAddress(account.email);
     const fromOwn = own !== undefined && normalizeAddress(parsed.from?.address) === own;
-    // only mail from the account itself can be an outbox job of it (mail from others needs no look-up)
-    const outboxId = extra.outboxId ?? (parsed.messageId && (fromOwn || input.direction === 'out') ? await repo.outboxIdFor(input.tenantId, account.id, parsed.messageId) : undefined);
-    const direction: 'in' | 'out' = input.direction === 'out' || outboxId !== undefined || fromOwn ? 'out' : 'in';
+    const direction: 'in' | 'out' = input.direction === 'out' || m.outboxId !== undefined || fromOwn ? 'out' : 'in';
 
     if (parsed.messageId) {
       const existing = await repo.findByMessageId(account.id, parsed.messageId);
@@ -132,10 +245,10 @@ export class CorrespondenceService {
         const firstSighting = source !== undefined && (await repo.sourceCount(existing.id)) === 0;
         if (source) await repo.addSource(existing.id, source, now);
         const patch: { outbox_id?: string; folder?: string; updated_at: string } = { updated_at: now };
-        if (!existing.outbox_id && outboxId) patch.outbox_id = outboxId;
+        if (!existing.outbox_id && m.outboxId) patch.outbox_id = m.outboxId;
         if (firstSighting && existing.outbox_id) patch.folder = input.folder;
         if (patch.outbox_id || patch.folder) await repo.update(existing.id, patch);
-        return { id: existing.id, threadId: existing.thread_id, direction: existing.direction as 'in' | 'out', created: false, parseError: existing.parse_error };
+        return resultOf(existing, false);
       }
     }
 
@@ -145,12 +258,12 @@ export class CorrespondenceService {
       const same = await repo.findByFingerprint(account.id, { date, size: input.raw.length, subject: clean(parsed.subject) });
       if (same && (await repo.sourcesOf(same.id)).some((s) => s.folder === input.folder && s.uidValidity !== source.uidValidity)) {
         await repo.addSource(same.id, source, now);
-        return { id: same.id, threadId: same.thread_id, direction: same.direction as 'in' | 'out', created: false, parseError: same.parse_error };
+        return resultOf(same, false);
       }
     }
 
     const everyone: ParsedAddress[] = [...(parsed.from ? [parsed.from] : []), ...parsed.to, ...parsed.cc, ...parsed.bcc];
-    const contacts = [...new Set([...everyone.map((a) => normalizeAddress(a.address)), ...(extra.bcc ?? []).map(normalizeAddress)].filter((a): a is string => a !== undefined && a !== own))].slice(0, 500);
+    const contacts = [...new Set([...everyone.map((a) => normalizeAddress(a.address)), ...m.bcc.map(normalizeAddress)].filter((a): a is string => a !== undefined && a !== own))].slice(0, 500);
     const refs = [...new Set([...parsed.references, ...(parsed.inReplyTo ? [parsed.inReplyTo] : [])])].filter((r) => r !== parsed.messageId);
     const key = subjectKey(parsed.subject);
 
@@ -189,15 +302,15 @@ export class CorrespondenceService {
       raw: input.raw,
       size: input.raw.length,
       parse_error: parsed.parseError,
-      outbox_id: outboxId ?? null,
+      outbox_id: m.outboxId ?? null,
       created_at: now,
       updated_at: now,
     };
     const { row: stored, created } = await repo.insert({ row, contacts, refs, source, mergeThreads });
     if (created && direction === 'in' && !input.backlog) {
-      await this.deps.events?.emit(input.tenantId, 'message.received', { id: stored.id, accountId: account.id, messageId: stored.message_id, threadId: stored.thread_id, folder: stored.folder, from: parsed.from, subject: stored.subject, date: stored.date });
+      received.push({ id: stored.id, accountId: account.id, messageId: stored.message_id, threadId: stored.thread_id, folder: stored.folder, from: parsed.from, subject: stored.subject, date: stored.date });
     }
-    return { id: stored.id, threadId: stored.thread_id, direction: stored.direction as 'in' | 'out', created, parseError: stored.parse_error };
+    return resultOf(stored, created);
   }
 
   /**

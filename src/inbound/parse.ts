@@ -119,10 +119,21 @@ function dateOf(lines: HeaderLines | false): string | null {
 export function snippetOf(text: string | null): string {
   if (!text) return '';
   const head = text.slice(0, 20_000);
-  const own = head.split(/\r?\n/).filter((l) => !/^\s*>/.test(l)).join(' ');
-  const words = (own.trim() ? own : head).replace(/\s+/g, ' ').trim();
-  return [...words].slice(0, SNIPPET_CHARS).join('');
+  // read line by line only until the snippet is full (long mail made this a visible cost per message)
+  let own = '';
+  let at = 0;
+  while (at < head.length && own.length < 4 * SNIPPET_CHARS) {
+    const end = head.indexOf('\n', at);
+    const line = head.slice(at, end === -1 ? head.length : end);
+    at = end === -1 ? head.length : end + 1;
+    if (!/^\s*>/.test(line)) own += ` ${line}`;
+  }
+  const words = collapse(own) || collapse(head.slice(0, 8 * SNIPPET_CHARS));
+  // characters, not UTF-16 units (an emoji is one); only the start is split into them
+  return [...words.slice(0, 2 * SNIPPET_CHARS)].slice(0, SNIPPET_CHARS).join('');
 }
+
+const collapse = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
 /** The header block of a raw message (up to the first empty line), at most `max` bytes, cut at a line end. */
 function headBlock(raw: Buffer, max: number): Buffer {

@@ -13,7 +13,7 @@
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { CheckResult, Credentials, Endpoint } from '../core/types.js';
 import { probeSignal } from './classify.js';
-import { runCheck, runSession, type CheckContext, type CheckRun } from './context.js';
+import { runCheck, runSession, type CheckContext, type CheckLogger, type CheckRun } from './context.js';
 import { NOT_TLS_CODES, codesOf, diagnoseNonTlsPort, diagnoseSilentPort, findPop3, watchForImplicitTls } from './diagnose.js';
 import { greetingKind, serverName, tlsOptions } from './tls.js';
 
@@ -28,6 +28,8 @@ export interface ImapClientHandle {
   firstLine(): string | undefined;
   /** the first line, when it belongs to another protocol (the client is closed at once then) */
   foreignGreeting(): string | undefined;
+  /** sends the client's log entries to `to` from now on, instead of the run's logger */
+  logTo(to: CheckLogger): void;
 }
 
 /**
@@ -49,6 +51,9 @@ export function createImapClient(ep: Endpoint, cred: Credentials, run: CheckRun,
   let firstLine: string | undefined;
   let foreign: string | undefined;
   let client: ImapFlow | undefined;
+  // the closures below live as long as the client: they reach the run's logger through this
+  // variable only, so a long session can let the run (its deadline, context, credentials) go
+  let log: CheckLogger = run.log;
 
   // imapflow logs every server line with src "s": the first one tells what kind of server
   // this is, so an SMTP or POP3 server on the IMAP port is reported at once instead of after
@@ -66,7 +71,7 @@ export function createImapClient(ep: Endpoint, cred: Credentials, run: CheckRun,
       return;
     }
     const code = (entry.err as { code?: string } | undefined)?.code;
-    if (typeof entry.msg === 'string' || code) run.log.debug({ imap: { msg: entry.msg, code } }, 'imapflow');
+    if (typeof entry.msg === 'string' || code) log.debug({ imap: { msg: entry.msg, code } }, 'imapflow');
   };
   const logger = { trace: observe, debug: observe, info: observe, warn: observe, error: observe, fatal: observe };
 
@@ -95,9 +100,9 @@ export function createImapClient(ep: Endpoint, cred: Credentials, run: CheckRun,
   const created = new ImapFlow(options);
   client = created;
   // CROSSCHECK.md: without a listener a late socket error is unhandled and kills the process
-  created.on('error', (err: Error) => run.log.debug({ imap: { error: (err as NodeJS.ErrnoException).code ?? err.name } }, 'imap client error'));
+  created.on('error', (err: Error) => log.debug({ imap: { error: (err as NodeJS.ErrnoException).code ?? err.name } }, 'imap client error'));
   run.onAbort(() => created.close());
-  return { client: created, firstLine: () => firstLine, foreignGreeting: () => foreign };
+  return { client: created, firstLine: () => firstLine, foreignGreeting: () => foreign, logTo: (to) => (log = to) };
 }
 
 /** Timeouts of a session that stays open (mailbox sync) instead of one bounded check. */
@@ -106,7 +111,15 @@ export interface LongSessionOptions {
   socketTimeoutMs: number;
   /** imapflow restarts IDLE this often (RFC 2177: at most 29 minutes) */
   maxIdleMs: number;
+  /**
+   * where the client logs once signed in (default: nowhere). The check's own logger is let go
+   * then, with everything it holds (deadline, context, credentials), so 2,000 idle sessions
+   * do not each keep a finished check alive.
+   */
+  log?: CheckLogger;
 }
+
+const SILENT: CheckLogger = { debug() {}, info() {}, warn() {} };
 
 /**
  * Connects and signs in for a session that stays open (mailbox sync): the guard, the deadline
@@ -134,6 +147,7 @@ export function openImapClient(ep: Endpoint, cred: Credentials, ctx: CheckContex
       client.close();
       throw Object.assign(new Error('not authenticated'), { authenticationFailed: true });
     }
+    handle.logTo(session.log ?? SILENT);
     return client;
   });
 }

@@ -397,9 +397,15 @@ export class Pop3Client extends EventEmitter {
     });
   }
 
+  /** Mailport's TLS options; extra ones (a test CA) get a context of their own instead of the shared one. */
+  private tlsOptions(): tls.ConnectionOptions {
+    const base = tlsOptions(this.options.hostName);
+    return this.options.tls ? { ...base, secureContext: undefined, ...this.options.tls } : base;
+  }
+
   private open(secure: boolean): Promise<void> {
     const { host, port, connectTimeoutMs } = this.options;
-    const tlsOpts = { ...tlsOptions(this.options.hostName), ...this.options.tls };
+    const tlsOpts = this.tlsOptions();
     return this.whenReady(
       () => (secure ? tls.connect({ host, port, ...tlsOpts }) : net.connect({ host, port })),
       secure,
@@ -468,7 +474,7 @@ export class Pop3Client extends EventEmitter {
     plain.removeAllListeners('close');
     // a late error on the wrapped socket must not go unhandled
     plain.on('error', () => undefined);
-    const tlsOpts = { ...tlsOptions(this.options.hostName), ...this.options.tls };
+    const tlsOpts = this.tlsOptions();
     return this.whenReady(
       () => tls.connect({ socket: plain, ...tlsOpts }),
       true,

@@ -7,12 +7,14 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { greetingKind, isCertificateCode, probeLine, probeTls, serverName, tlsOptions } from './tls.js';
+import { clientSecureContext, greetingKind, isCertificateCode, probeLine, probeTls, serverName, tlsOptions } from './tls.js';
 
 describe('tlsOptions', () => {
   test('certificate checks on, TLS 1.2 at least, SNI for names only', () => {
-    assert.deepEqual(tlsOptions('imap.example.com'), { rejectUnauthorized: true, minVersion: 'TLSv1.2', servername: 'imap.example.com' });
-    assert.deepEqual(tlsOptions('192.0.2.1'), { rejectUnauthorized: true, minVersion: 'TLSv1.2' });
+    const secureContext = clientSecureContext();
+    assert.deepEqual(tlsOptions('imap.example.com'), { rejectUnauthorized: true, minVersion: 'TLSv1.2', secureContext, servername: 'imap.example.com' });
+    assert.deepEqual(tlsOptions('192.0.2.1'), { rejectUnauthorized: true, minVersion: 'TLSv1.2', secureContext });
+    assert.equal(tlsOptions('pop.example.com').secureContext, tlsOptions('smtp.example.com').secureContext, 'one context for every connection');
     assert.equal(serverName('[2001:db8::1]'), undefined);
     assert.equal(serverName('mail.example.com.'), 'mail.example.com');
   });

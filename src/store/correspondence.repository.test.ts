@@ -137,9 +137,9 @@ for (const { dialect, make } of DIALECTS) {
         send_at: null, locked_by: null, locked_until: null, last_error: null, response: null, accepted: null, rejected: null, sent_at: T0, sent_copy: null,
         sent_copy_attempts: 0, sent_copy_next_at: null, created_at: T0, updated_at: T0,
       } as Parameters<Repositories['outbox']['insert']>[0]);
-      assert.equal(await repo.correspondence.outboxIdFor('ten_a', 'acc_o', '<sent@example.test>'), 'msg_x1');
-      assert.equal(await repo.correspondence.outboxIdFor('ten_b', 'acc_o', '<sent@example.test>'), undefined);
-      assert.equal(await repo.correspondence.outboxIdFor('ten_a', 'acc_other', '<sent@example.test>'), undefined);
+      assert.deepEqual([...(await repo.correspondence.outboxIdsFor('ten_a', 'acc_o', ['<sent@example.test>', '<other@example.test>']))], [['<sent@example.test>', 'msg_x1']]);
+      assert.equal((await repo.correspondence.outboxIdsFor('ten_b', 'acc_o', ['<sent@example.test>'])).size, 0);
+      assert.equal((await repo.correspondence.outboxIdsFor('ten_a', 'acc_other', ['<sent@example.test>'])).size, 0);
       const row = mail({ account_id: 'acc_o', message_id: '<sent@example.test>' });
       await repo.correspondence.insert({ row, contacts: [], refs: [] });
       await repo.correspondence.update(row.id, { outbox_id: 'msg_x1', folder: 'Sent Items', updated_at: at(1) });

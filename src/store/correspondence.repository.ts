@@ -1,7 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Database, MailMessagesTable } from './schema.js';
+import type { Database, MailMessageBodiesTable, MailMessagesTable } from './schema.js';
 
-export type MailMessageRow = Selectable<MailMessagesTable>;
+/** A whole recorded message: its row and its bodies (stored apart, see migration 0012). */
+export type MailMessageRow = Selectable<MailMessagesTable> & Omit<Selectable<MailMessageBodiesTable>, 'message_pk'>;
 /** Every column but the raw bytes and the bodies: what lists need. */
 export type MailMessageSummary = Pick<
   MailMessageRow,
@@ -11,7 +12,7 @@ export type MailMessageSummary = Pick<
 export type MailMessageDetail = Omit<MailMessageRow, 'raw'>;
 
 const SUMMARY = ['id', 'tenant_id', 'account_id', 'direction', 'folder', 'message_id', 'thread_id', 'from_json', 'to_json', 'cc_json', 'subject', 'date', 'snippet', 'has_attachments', 'parse_error', 'outbox_id'] as const;
-const DETAIL = [...SUMMARY, 'subject_key', 'text', 'html', 'headers_json', 'attachments_json', 'size', 'created_at', 'updated_at'] as const;
+const DETAIL = [...SUMMARY, 'subject_key', 'attachments_json', 'size', 'created_at', 'updated_at'] as const;
 
 export interface MailSource {
   accountId: string;
@@ -54,7 +55,30 @@ export interface MailListOptions {
   limit: number;
 }
 
+/**
+ * A message of a batch transaction found its place or Message-ID taken by another writer: the
+ * transaction is rolled back (on PostgreSQL it could not go on anyway) and the caller records
+ * the batch again one message at a time.
+ */
+export class RecordConflict extends Error {
+  constructor(cause: unknown) {
+    super('another writer recorded the same message at the same moment', { cause });
+  }
+}
+
 const SOURCE_TAKEN = new Error('source already recorded');
+
+/** The key of a place in a folder, as {@link CorrespondenceRepository.findBySources} maps it. */
+export const sourceKey = (s: Pick<MailSource, 'folder' | 'uidValidity' | 'uid'>): string => `${s.uidValidity}:${s.uid}:${s.folder}`;
+
+/** IN lists are cut to this many values (SQLite's and PostgreSQL's bound-parameter limits are far above). */
+const IN_CHUNK = 500;
+
+function chunked<T>(values: T[], size = IN_CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < values.length; i += size) out.push(values.slice(i, i + size));
+  return out;
+}
 
 const isUniqueViolation = (err: unknown): boolean => {
   const e = err as { code?: string; message?: string };
@@ -83,6 +107,45 @@ export class CorrespondenceRepository {
       .where('s.uid_validity', '=', s.uidValidity)
       .where('s.uid', '=', s.uid)
       .executeTakeFirst();
+  }
+
+  /** The recorded messages of places in one account's folders, by {@link sourceKey}. */
+  async findBySources(sources: MailSource[]): Promise<Map<string, MailMessageSummary>> {
+    const found = new Map<string, MailMessageSummary>();
+    const groups = new Map<string, MailSource[]>();
+    for (const s of sources) {
+      const g = `${s.accountId}\n${s.uidValidity}\n${s.folder}`;
+      groups.set(g, [...(groups.get(g) ?? []), s]);
+    }
+    for (const group of groups.values()) {
+      const { accountId, folder, uidValidity } = group[0]!;
+      for (const uids of chunked([...new Set(group.map((s) => s.uid))])) {
+        const rows = await this.db
+          .selectFrom('mail_message_sources as s')
+          .innerJoin('mail_messages as m', 'm.id', 's.message_pk')
+          .select([...SUMMARY.map((c) => `m.${c}` as const), 's.uid as source_uid'])
+          .where('s.account_id', '=', accountId)
+          .where('s.folder', '=', folder)
+          .where('s.uid_validity', '=', uidValidity)
+          .where('s.uid', 'in', uids)
+          .execute();
+        for (const { source_uid, ...row } of rows) found.set(sourceKey({ folder, uidValidity, uid: Number(source_uid) }), row);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Runs `fn` with a repository inside one transaction. A unique key taken inside (another writer
+   * recorded the same message) comes out as {@link RecordConflict} after the rollback.
+   */
+  async transaction<T>(fn: (repo: CorrespondenceRepository) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.transaction().execute((tx) => fn(new CorrespondenceRepository(tx)));
+    } catch (err) {
+      if (err === SOURCE_TAKEN || isUniqueViolation(err)) throw new RecordConflict(err);
+      throw err;
+    }
   }
 
   async findByMessageId(accountId: string, messageId: string): Promise<MailMessageSummary | undefined> {
@@ -183,32 +246,41 @@ export class CorrespondenceRepository {
    */
   async insert(m: NewMailMessage): Promise<{ row: MailMessageSummary; created: boolean }> {
     const now = m.row.created_at;
-    try {
-      await this.db.transaction().execute(async (tx) => {
-        await tx.insertInto('mail_messages').values(m.row).execute();
-        const contacts = [...new Set(m.contacts)];
-        if (contacts.length) {
-          await tx.insertInto('mail_message_contacts').values(contacts.map((address) => ({ message_pk: m.row.id, tenant_id: m.row.tenant_id, account_id: m.row.account_id, address, date: m.row.date }))).execute();
-        }
-        const refs = [...new Set(m.refs)];
-        if (refs.length) await tx.insertInto('mail_message_refs').values(refs.map((ref) => ({ message_pk: m.row.id, account_id: m.row.account_id, ref }))).execute();
-        // another ingest of the same place won the race: roll this one back, answer with that one
-        if (m.source && !(await this.addSource(m.row.id, m.source, now, tx))) throw SOURCE_TAKEN;
-        const others = (m.mergeThreads ?? []).filter((t) => t !== m.row.thread_id);
-        if (others.length) await tx.updateTable('mail_messages').set({ thread_id: m.row.thread_id }).where('account_id', '=', m.row.account_id).where('thread_id', 'in', others).execute();
-      });
-    } catch (err) {
-      if (err !== SOURCE_TAKEN && !isUniqueViolation(err)) throw err;
-      const existing = m.source ? await this.findBySource(m.source) : undefined;
-      if (existing) return { row: existing, created: false };
-      const same = m.row.message_id ? await this.findByMessageId(m.row.account_id, m.row.message_id) : undefined;
-      if (!same) throw err;
-      if (m.source) await this.addSource(same.id, m.source, now);
-      return { row: same, created: false };
+    // inside a batch transaction: a conflict ends the batch (see transaction())
+    if (this.db.isTransaction) await this.insertRows(this.db, m);
+    else {
+      try {
+        await this.db.transaction().execute((tx) => this.insertRows(tx, m));
+      } catch (err) {
+        if (err !== SOURCE_TAKEN && !isUniqueViolation(err)) throw err;
+        const existing = m.source ? await this.findBySource(m.source) : undefined;
+        if (existing) return { row: existing, created: false };
+        const same = m.row.message_id ? await this.findByMessageId(m.row.account_id, m.row.message_id) : undefined;
+        if (!same) throw err;
+        if (m.source) await this.addSource(same.id, m.source, now);
+        return { row: same, created: false };
+      }
     }
     const { raw: _raw, ...rest } = m.row;
     const summary = Object.fromEntries(SUMMARY.map((k) => [k, rest[k]])) as MailMessageSummary;
     return { row: summary, created: true };
+  }
+
+  private async insertRows(tx: Kysely<Database>, m: NewMailMessage): Promise<void> {
+    const { text, html, headers_json, raw, ...row } = m.row;
+    await tx.insertInto('mail_messages').values(row).execute();
+    await tx.insertInto('mail_message_bodies').values({ message_pk: row.id, text, html, headers_json, raw }).execute();
+    const contacts = [...new Set(m.contacts)];
+    if (contacts.length) {
+      await tx.insertInto('mail_message_contacts').values(contacts.map((address) => ({ message_pk: m.row.id, tenant_id: m.row.tenant_id, account_id: m.row.account_id, address, date: m.row.date }))).execute();
+    }
+    const refs = [...new Set(m.refs)];
+    if (refs.length) await tx.insertInto('mail_message_refs').values(refs.map((ref) => ({ message_pk: m.row.id, account_id: m.row.account_id, ref }))).execute();
+    // another ingest of the same place won the race: roll this one back, answer with that one
+    if (m.source && !(await this.addSource(m.row.id, m.source, m.row.created_at, tx))) throw SOURCE_TAKEN;
+    const others = (m.mergeThreads ?? []).filter((t) => t !== m.row.thread_id);
+    // thread ids are unique (a thread never spans accounts); with account_id in the filter too, SQLite walked the account's index instead
+    if (others.length) await tx.updateTable('mail_messages').set({ thread_id: m.row.thread_id }).where('thread_id', 'in', others).execute();
   }
 
   /** Sets what a later sighting learns: the outbox job that sent it, the real folder name. */
@@ -216,25 +288,41 @@ export class CorrespondenceRepository {
     await this.db.updateTable('mail_messages').set(patch).where('id', '=', id).execute();
   }
 
-  /** The outbox job of a tenant's account that sent a Message-ID, if any. */
-  async outboxIdFor(tenantId: string, accountId: string, messageId: string): Promise<string | undefined> {
-    const r = await this.db
-      .selectFrom('outbox')
-      .select('id')
-      .where('tenant_id', '=', tenantId)
-      .where('message_id', '=', messageId)
-      .where('account_id', '=', accountId)
-      .where('status', '=', 'sent')
-      .executeTakeFirst();
-    return r?.id;
+  /** The outbox jobs of a tenant's account that sent these Message-IDs, by Message-ID. */
+  async outboxIdsFor(tenantId: string, accountId: string, messageIds: string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (const ids of chunked([...new Set(messageIds)])) {
+      const rows = await this.db
+        .selectFrom('outbox')
+        .select(['id', 'message_id'])
+        .where('tenant_id', '=', tenantId)
+        .where('message_id', 'in', ids)
+        .where('account_id', '=', accountId)
+        .where('status', '=', 'sent')
+        .execute();
+      for (const r of rows) if (r.message_id && !found.has(r.message_id)) found.set(r.message_id, r.id);
+    }
+    return found;
   }
 
   async get(tenantId: string, id: string): Promise<MailMessageDetail | undefined> {
-    return this.db.selectFrom('mail_messages').select(DETAIL).where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+    return this.db
+      .selectFrom('mail_messages as m')
+      .innerJoin('mail_message_bodies as b', 'b.message_pk', 'm.id')
+      .select([...DETAIL.map((c) => `m.${c}` as const), 'b.text', 'b.html', 'b.headers_json'])
+      .where('m.tenant_id', '=', tenantId)
+      .where('m.id', '=', id)
+      .executeTakeFirst();
   }
 
   async raw(tenantId: string, id: string): Promise<Buffer | undefined> {
-    const r = await this.db.selectFrom('mail_messages').select('raw').where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('mail_messages as m')
+      .innerJoin('mail_message_bodies as b', 'b.message_pk', 'm.id')
+      .select('b.raw')
+      .where('m.tenant_id', '=', tenantId)
+      .where('m.id', '=', id)
+      .executeTakeFirst();
     return r?.raw;
   }
 

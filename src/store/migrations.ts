@@ -10,6 +10,7 @@ import { outboxVia } from './migrations/0008_outbox_via.js';
 import { campaigns } from './migrations/0009_campaigns.js';
 import { sync } from './migrations/0010_sync.js';
 import { outboxBodies } from './migrations/0011_outbox_bodies.js';
+import { messageBodies } from './migrations/0012_message_bodies.js';
 
 /**
  * One set of migrations for SQLite and PostgreSQL, written with Kysely's schema builder in the
@@ -28,6 +29,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0009_campaigns': campaigns,
   '0010_sync': sync,
   '0011_outbox_bodies': outboxBodies,
+  '0012_message_bodies': messageBodies,
 };
 
 class InlineProvider implements MigrationProvider {

@@ -277,14 +277,9 @@ export interface MailMessagesTable {
   date: string;
   snippet: string;
   has_attachments: number;
-  text: string | null;
-  html: string | null;
-  /** JSON [{name, value}] */
-  headers_json: string;
   /** JSON [{filename, contentType, size, partId}] */
   attachments_json: string;
-  /** the message as received or sent (blob on SQLite, bytea on PostgreSQL) */
-  raw: Buffer;
+  /** bytes of the raw message */
   size: number;
   /** why the message could only be read in part; null when it parsed completely */
   parse_error: string | null;
@@ -292,6 +287,18 @@ export interface MailMessagesTable {
   outbox_id: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/** The bulky parts of a recorded message, apart from the row that threading and lists read and update. */
+export interface MailMessageBodiesTable {
+  /** mail_messages.id */
+  message_pk: string;
+  text: string | null;
+  html: string | null;
+  /** JSON [{name, value}] */
+  headers_json: string;
+  /** the message as received or sent (blob on SQLite, bytea on PostgreSQL) */
+  raw: Buffer;
 }
 
 /** Where a message was seen: one row per (account, folder, UIDVALIDITY, UID). */
@@ -428,6 +435,7 @@ export interface Database {
   oauth_states: OAuthStatesTable;
   oauth_tokens: OAuthTokensTable;
   mail_messages: MailMessagesTable;
+  mail_message_bodies: MailMessageBodiesTable;
   mail_message_sources: MailMessageSourcesTable;
   mail_message_contacts: MailMessageContactsTable;
   mail_message_refs: MailMessageRefsTable;

@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planFolders, uidRange } from './imap-session.js';
+import type { ImapFlow } from 'imapflow';
+import { cutBatches, keepListedOnly, planFolders, uidRange } from './imap-session.js';
 import { backoffDelay } from './options.js';
+
+test('cutBatches ends a batch at the message count or the byte budget, keeps the order, and never leaves a big message out', () => {
+  const sizes = new Map([[10, 5], [9, 5], [8, 50], [7, 5], [6, 5], [5, 5]]);
+  assert.deepEqual(cutBatches([10, 9, 8, 7, 6, 5], sizes, 200, 12), [[10, 9], [8], [7, 6], [5]]);
+  assert.deepEqual(cutBatches([10, 9, 8, 7, 6, 5], sizes, 2, 1000), [[10, 9], [8, 7], [6, 5]]);
+  assert.deepEqual(cutBatches([1, 2, 3], new Map(), 200, 10), [[1, 2, 3]], 'unknown sizes count 0');
+  assert.deepEqual(cutBatches([], sizes, 200, 10), []);
+});
 
 test('uidRange folds runs of UIDs, in any order, duplicates once', () => {
   assert.equal(uidRange([5, 1, 2, 3, 9, 7, 8, 3]), '1:3,5,7:9');
@@ -33,6 +42,18 @@ test('planFolders: a cPanel-style namespace (INBOX.) and the catalog hint', () =
   ];
   assert.deepEqual(planFolders(listed, { namespace: ns, sentHint: 'Sent Items', extra: [] }).map((f) => f.path), ['INBOX', 'INBOX.Sent Items']);
   assert.deepEqual(planFolders([{ path: 'INBOX', delimiter: '/', flags: [] }], { extra: [] }), [{ path: 'INBOX', role: 'inbox' }], 'no Sent folder: the Inbox only (sync never creates folders)');
+});
+
+test('keepListedOnly: the client keeps the LIST entries of the planned folders only (SELECT needs no new LIST for them)', () => {
+  const entry = (path: string) => ({ path, delimiter: '/', flags: new Set<string>() });
+  const entries = new Map(['INBOX', 'Sent', 'Trash', 'Lists/a', 'Lists/b'].map((p) => [p, entry(p)]));
+  const client = { folders: entries } as unknown as ImapFlow & { folders: Map<string, unknown> };
+  keepListedOnly(client, [{ path: 'INBOX', role: 'inbox' }, { path: 'Sent', role: 'sent' }, { path: 'Gone', role: 'extra' }]);
+  assert.deepEqual([...client.folders.keys()], ['INBOX', 'Sent']);
+  assert.equal(client.folders.get('Sent'), entries.get('Sent'));
+  const other = { folders: 'not a Map' } as unknown as ImapFlow;
+  keepListedOnly(other, [{ path: 'INBOX', role: 'inbox' }]);
+  assert.equal((other as unknown as { folders: unknown }).folders, 'not a Map', 'an imapflow that keeps no such cache is left alone');
 });
 
 test('reconnect backoff grows exponentially with jitter and stays under the cap', () => {

@@ -6,7 +6,8 @@ import { classify } from '../../protocols/classify.js';
 import { openImapClient } from '../../protocols/imap.js';
 import { chooseSentFolder, type ImapNamespace, type ListedFolder } from '../../protocols/imap-sent.js';
 import type { AccountRow, FolderState, Lease } from '../../store/index.js';
-import { AUTH_CODES, MailboxSession, type SessionDeps } from './session.js';
+import type { ParsedMessage } from '../parse.js';
+import { AUTH_CODES, AccountLog, MailboxSession, type SessionDeps } from './session.js';
 
 /** A folder this session syncs. */
 export interface FolderPlan {
@@ -20,10 +21,39 @@ interface FetchedMessage {
   internalDate?: Date | string;
   flags?: Set<string>;
   modseq?: bigint;
+  /** RFC822.SIZE */
+  size?: number;
 }
+
+/** Batches fetched (and parsed) ahead of the one being stored. */
+const FETCH_AHEAD = 2;
 
 /** Flags as stored: \\Recent belongs to one session, not to the message. */
 const keptFlags = (flags: Set<string> | undefined): string[] => (flags ? [...flags].filter((f) => f.toLowerCase() !== '\\recent') : []);
+
+/**
+ * UIDs in order, cut into batches of at most `count` messages and at most `bytes` (by their sizes;
+ * a message larger than `bytes` is a batch of its own, a message of unknown size counts 0).
+ *
+ * @example cutBatches([9, 8, 7], new Map([[9, 10], [8, 10], [7, 10]]), 200, 20) // [[9, 8], [7]]
+ */
+export function cutBatches(uids: number[], sizes: Map<number, number>, count: number, bytes: number): number[][] {
+  const out: number[][] = [];
+  let chunk: number[] = [];
+  let total = 0;
+  for (const uid of uids) {
+    const size = sizes.get(uid) ?? 0;
+    if (chunk.length && (chunk.length >= count || total + size > bytes)) {
+      out.push(chunk);
+      chunk = [];
+      total = 0;
+    }
+    chunk.push(uid);
+    total += size;
+  }
+  if (chunk.length) out.push(chunk);
+  return out;
+}
 
 /** "1:3,7,9:10" from UIDs in any order. */
 export function uidRange(uids: readonly number[]): string {
@@ -49,6 +79,19 @@ export function planFolders(listed: readonly ListedFolder[], opts: { sentHint?: 
     if (found && !plan.some((p) => p.path === found.path) && !found.flags.some((x) => /^\\(noselect|nonexistent)$/i.test(x))) plan.push({ path: found.path, role: 'extra' });
   }
   return plan;
+}
+
+/**
+ * imapflow keeps the whole LIST answer on the client (its `folders`, about 0.5 KB a folder,
+ * hundreds of folders on some mailboxes) for as long as the connection lives, to give SELECT a
+ * folder's delimiter and special use without another LIST. Only the planned folders are ever
+ * selected here, so only they are kept (an internal of imapflow: left alone if it changes).
+ */
+export function keepListedOnly(client: ImapFlow, plan: readonly FolderPlan[]): void {
+  const c = client as unknown as { folders?: unknown };
+  if (!(c.folders instanceof Map)) return;
+  const listed = c.folders as Map<string, unknown>;
+  c.folders = new Map(plan.filter((p) => listed.has(p.path)).map((p) => [p.path, listed.get(p.path)]));
 }
 
 /**
@@ -97,25 +140,9 @@ export class ImapSession extends MailboxSession {
   }
 
   protected async connectAndSync(): Promise<void> {
-    const o = this.deps.options;
     await this.setState('connecting');
-    const ctx = { ...this.deps.checkContext(this.account), timeoutMs: o.connectTimeoutMs };
-    const timeouts = { socketTimeoutMs: Math.max(o.commandTimeoutMs, o.pollMs) * 3, maxIdleMs: Math.min(25 * 60_000, o.pollMs * 10) };
-    const release = (await this.deps.connectSlot?.()) ?? (() => undefined);
-    let client: ImapFlow;
-    try {
-      if (this.stopping) return;
-      const cred = await this.deps.credentials(this.account);
-      try {
-        client = await openImapClient(this.ep, cred, ctx, timeouts);
-      } catch (err) {
-        // a refused access token: refreshed once (it may have been revoked early), then the refusal stands
-        if (!cred.accessToken || !(err instanceof MailportError) || !AUTH_CODES.has(err.code)) throw err;
-        client = await openImapClient(this.ep, await this.deps.credentials(this.account, { rejected: cred.accessToken }), ctx, timeouts);
-      }
-    } finally {
-      release();
-    }
+    const client = await this.connect();
+    if (!client) return;
     this.client = client;
     let closed = false;
     try {
@@ -154,6 +181,35 @@ export class ImapSession extends MailboxSession {
     }
   }
 
+  /**
+   * Connects and signs in, holding one of the node's connect slots meanwhile; null when the
+   * session stops first. A method of its own so that what only the sign-in needs (the check
+   * context, the credentials, the slot) is not kept in the frame of the session's whole life.
+   */
+  private async connect(): Promise<ImapFlow | null> {
+    const o = this.deps.options;
+    const ctx = { ...this.deps.checkContext(this.account), timeoutMs: o.connectTimeoutMs };
+    const session = {
+      socketTimeoutMs: Math.max(o.commandTimeoutMs, o.pollMs) * 3,
+      maxIdleMs: Math.min(25 * 60_000, o.pollMs * 10),
+      log: new AccountLog(this.deps.logger, this.account.id),
+    };
+    const release = (await this.deps.connectSlot?.()) ?? (() => undefined);
+    try {
+      if (this.stopping) return null;
+      const cred = await this.deps.credentials(this.account);
+      try {
+        return await openImapClient(this.ep, cred, ctx, session);
+      } catch (err) {
+        // a refused access token: refreshed once (it may have been revoked early), then the refusal stands
+        if (!cred.accessToken || !(err instanceof MailportError) || !AUTH_CODES.has(err.code)) throw err;
+        return await openImapClient(this.ep, await this.deps.credentials(this.account, { rejected: cred.accessToken }), ctx, session);
+      }
+    } finally {
+      release();
+    }
+  }
+
   private mark(path: string): void {
     this.dirty.add(path);
     this.wake();
@@ -185,7 +241,9 @@ export class ImapSession extends MailboxSession {
     const folders: ListedFolder[] = listed.map((f) => ({ path: f.path, delimiter: f.delimiter ?? null, flags: [...f.flags] }));
     const ns = client.namespace;
     const namespace: ImapNamespace | null = ns ? { prefix: ns.prefix ?? '', delimiter: ns.delimiter ?? null } : null;
-    return planFolders(folders, { sentHint: this.opts.sentHint, namespace, extra: this.deps.options.extraFolders });
+    const plan = planFolders(folders, { sentHint: this.opts.sentHint, namespace, extra: this.deps.options.extraFolders });
+    keepListedOnly(client, plan);
+    return plan;
   }
 
   /** Selects a folder (read-only); `fresh` when it was not selected already (its UIDNEXT is current then). */
@@ -234,13 +292,11 @@ export class ImapSession extends MailboxSession {
     const below = st.backfillUid ?? st.uidNext;
     const pending = uids.filter((u) => u < below).sort((a, b) => b - a);
     this.log.info({ folder: st.path, messages: pending.length, resumed: st.backfillUid !== null }, 'initial sync');
-    for (let i = 0; i < pending.length && !this.stopping; i += this.deps.options.batchSize) {
-      const chunk = pending.slice(i, i + this.deps.options.batchSize);
-      await this.fetchAndStore(client, st, chunk, true);
+    await this.fetchAndStore(client, st, pending, true, async (chunk) => {
       st.backfillUid = chunk[chunk.length - 1]!;
       await this.save(st);
       await this.setState('syncing');
-    }
+    });
     if (this.stopping) return;
     st.initialDone = true;
     st.backfillUid = null;
@@ -254,40 +310,92 @@ export class ImapSession extends MailboxSession {
     if (fresh && mb.uidNext !== undefined && Number(mb.uidNext) <= st.uidNext) return;
     const found = await this.cmd(client, 'SEARCH UID', client.search({ uid: `${st.uidNext}:*` }, { uid: true }));
     const uids = (Array.isArray(found) ? found : []).filter((u) => u >= st.uidNext).sort((a, b) => a - b);
-    for (let i = 0; i < uids.length && !this.stopping; i += this.deps.options.batchSize) {
-      const chunk = uids.slice(i, i + this.deps.options.batchSize);
-      await this.fetchAndStore(client, st, chunk, false);
+    await this.fetchAndStore(client, st, uids, false, async (chunk) => {
       st.uidNext = chunk[chunk.length - 1]! + 1;
       await this.save(st);
-    }
+    });
     if (fresh && mb.uidNext !== undefined && Number(mb.uidNext) > st.uidNext && !this.stopping) {
       st.uidNext = Number(mb.uidNext);
       await this.save(st);
     }
   }
 
-  private async fetchAndStore(client: ImapFlow, st: FolderState, uids: number[], backlog: boolean): Promise<void> {
-    if (!uids.length) return;
-    const withModseq = client.enabled.has('CONDSTORE') || client.enabled.has('QRESYNC');
+  /**
+   * Fetches `uids` in batches, in the order given, and records each batch; `after` runs once a
+   * batch is stored (to save the progress). Batches end at `batchSize` messages or `batchBytes`
+   * (by RFC822.SIZE); the next two come over the wire and are parsed (on the parser's threads)
+   * while one is stored, so the connection, the parser and the store each keep busy.
+   */
+  private async fetchAndStore(client: ImapFlow, st: FolderState, uids: number[], backlog: boolean, after: (chunk: number[]) => Promise<void>): Promise<void> {
+    const chunks = await this.batches(client, uids);
+    const ahead: Array<ReturnType<ImapSession['fetchBatch']>> = [];
+    let issued = 0;
+    const fetchAhead = () => {
+      while (ahead.length < FETCH_AHEAD && issued < chunks.length && !this.stopping) {
+        const p = this.fetchBatch(client, chunks[issued++]!, backlog);
+        p.catch(() => {}); // awaited below; a failure while another batch is stored must not go unobserved
+        ahead.push(p);
+      }
+    };
+    fetchAhead();
+    for (let k = 0; ahead.length; k++) {
+      const batch = await ahead.shift()!;
+      fetchAhead();
+      await this.store(client, st, batch, backlog);
+      await after(chunks[k]!);
+      if (this.stopping) return;
+    }
+  }
+
+  /** `uids` cut into batches of at most batchSize messages and (beyond the first message) batchBytes. */
+  private async batches(client: ImapFlow, uids: number[]): Promise<number[][]> {
+    const { batchSize, batchBytes } = this.deps.options;
+    const sizes = new Map<number, number>();
+    if (uids.length > 1) {
+      const it = client.fetch(uidRange(uids), { uid: true, size: true }, { uid: true })[Symbol.asyncIterator]();
+      for (;;) {
+        const r = await this.cmd(client, 'FETCH RFC822.SIZE', it.next());
+        if (r.done) break;
+        const m = r.value as FetchedMessage;
+        if (m.size !== undefined) sizes.set(m.uid, m.size);
+      }
+    }
+    return cutBatches(uids, sizes, batchSize, batchBytes);
+  }
+
+  /** One FETCH of messages with their bytes, parsed: newest first during the initial sync, oldest first afterwards (threads form in order). */
+  private async fetchBatch(client: ImapFlow, uids: number[], backlog: boolean): Promise<Array<{ m: FetchedMessage & { source: Buffer }; parsed: ParsedMessage }>> {
     const it = client.fetch(uidRange(uids), { uid: true, source: true, internalDate: true, flags: true }, { uid: true })[Symbol.asyncIterator]();
-    const got: FetchedMessage[] = [];
+    const got: Array<FetchedMessage & { source: Buffer }> = [];
     for (;;) {
       const r = await this.cmd(client, 'FETCH', it.next());
       if (r.done) break;
-      got.push(r.value as FetchedMessage);
+      const m = r.value as FetchedMessage;
+      if (m.source) got.push(m as FetchedMessage & { source: Buffer });
     }
-    // newest first during the initial sync, oldest first afterwards (threads form in order)
     got.sort((a, b) => (backlog ? b.uid - a.uid : a.uid - b.uid));
-    for (const m of got) {
-      if (!m.source) continue;
-      const res = await this.deps.correspondence.ingest({
-        tenantId: this.account.tenant_id, accountId: this.account.id, folder: st.path, direction: st.role === 'sent' ? 'out' : undefined,
-        raw: m.source, uid: m.uid, uidValidity: st.uidValidity, internalDate: m.internalDate, backlog,
-        flags: keptFlags(m.flags), modseq: withModseq && m.modseq !== undefined ? String(m.modseq) : null,
-      }, { account: this.account });
-      if (!backlog && res.created && res.direction === 'in' && st.role !== 'sent' && this.deps.onInbound) {
-        await this.deps.onInbound({ tenantId: this.account.tenant_id, accountId: this.account.id, messagePk: res.id }).catch((err) => this.log.error({ err, messagePk: res.id }, 'could not queue the message for its campaign'));
-      }
+    const parsed = await this.deps.correspondence.parseMany(got.map((m) => m.source));
+    return got.map((m, i) => ({ m, parsed: parsed[i]! }));
+  }
+
+  private async store(client: ImapFlow, st: FolderState, batch: Array<{ m: FetchedMessage & { source: Buffer }; parsed: ParsedMessage }>, backlog: boolean): Promise<void> {
+    if (!batch.length) return;
+    const withModseq = client.enabled.has('CONDSTORE') || client.enabled.has('QRESYNC');
+    const results = await this.deps.correspondence.ingestMany(
+      batch.map(({ m, parsed }) => ({
+        input: {
+          tenantId: this.account.tenant_id, accountId: this.account.id, folder: st.path, direction: st.role === 'sent' ? 'out' : undefined,
+          raw: m.source, uid: m.uid, uidValidity: st.uidValidity, internalDate: m.internalDate, backlog,
+          flags: keptFlags(m.flags), modseq: withModseq && m.modseq !== undefined ? String(m.modseq) : null,
+        },
+        parsed,
+      })),
+      this.account,
+    );
+    if (backlog || st.role === 'sent' || !this.deps.onInbound) return;
+    for (const res of results) {
+      if (!res.created || res.direction !== 'in') continue;
+      await this.deps.onInbound({ tenantId: this.account.tenant_id, accountId: this.account.id, messagePk: res.id }).catch((err) => this.log.error({ err, messagePk: res.id }, 'could not queue the message for its campaign'));
     }
   }
 

@@ -12,6 +12,8 @@ export interface SyncOptions {
   connectTimeoutMs: number;
   /** messages fetched and stored per batch */
   batchSize: number;
+  /** a batch also ends at this many bytes (RFC822.SIZE); two batches are fetched ahead of the one being stored */
+  batchBytes: number;
   /** reconnect backoff: first delay and cap (exponential, with jitter) */
   backoffMs: number;
   maxBackoffMs: number;
@@ -36,6 +38,7 @@ export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   commandTimeoutMs: 60_000,
   connectTimeoutMs: 30_000,
   batchSize: 200,
+  batchBytes: 16 * 1024 * 1024,
   backoffMs: 1_000,
   maxBackoffMs: 300_000,
   failuresBeforeRed: 3,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { MailportError } from '../../core/errors.js';
 import type { Credentials } from '../../core/types.js';
-import type { CheckContext } from '../../protocols/context.js';
+import type { CheckContext, CheckLogger } from '../../protocols/context.js';
 import { LeaseLostError, type AccountRow, type Lease, type Repositories } from '../../store/index.js';
 import type { CorrespondenceService } from '../correspondence.service.js';
 import { backoffDelay, type SyncOptions } from './options.js';
@@ -14,7 +14,7 @@ export type SessionState = 'connecting' | 'syncing' | 'idle' | 'backoff' | 'erro
 /** What a mailbox session needs from the rest of Mailport (the supervisor builds it). */
 export interface SessionDeps {
   repos: Pick<Repositories, 'sync' | 'correspondence' | 'accounts'>;
-  correspondence: Pick<CorrespondenceService, 'ingest'>;
+  correspondence: Pick<CorrespondenceService, 'ingest' | 'ingestMany' | 'parseMany'>;
   /** the password, or a fresh OAuth access token (a new one when `rejected` is the token the server just refused) */
   credentials(account: AccountRow, opts?: { rejected?: string }): Promise<Credentials>;
   /** guard, connect budget, provider facts, logger */
@@ -30,6 +30,30 @@ export interface SessionDeps {
   options: SyncOptions;
   logger: Logger;
   now(): Date;
+}
+
+/**
+ * A session's protocol client logs here once signed in: to the node's sync logger with the
+ * account id, the pino child made only for an entry that is logged (one kept per session costs
+ * about 1 KB; 2,000 idle sessions should cost little).
+ */
+export class AccountLog implements CheckLogger {
+  constructor(
+    private readonly base: Logger,
+    private readonly accountId: string,
+  ) {}
+
+  debug(obj: object, msg?: string): void {
+    if (this.base.isLevelEnabled('debug')) this.base.child({ accountId: this.accountId }).debug(obj, msg);
+  }
+
+  info(obj: object, msg?: string): void {
+    if (this.base.isLevelEnabled('info')) this.base.child({ accountId: this.accountId }).info(obj, msg);
+  }
+
+  warn(obj: object, msg?: string): void {
+    if (this.base.isLevelEnabled('warn')) this.base.child({ accountId: this.accountId }).warn(obj, msg);
+  }
 }
 
 /**

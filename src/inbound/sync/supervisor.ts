@@ -264,7 +264,10 @@ export class SyncSupervisor {
     this.leases.clear();
   }
 
-  private startSession(account: AccountRow, lease: Lease, fp: string): void {
+  private startSession(row: AccountRow, lease: Lease, fp: string): void {
+    // the session keeps its account row for its whole life: better-sqlite3 makes rows
+    // dictionary-mode objects (about 1.6 KB for ours), a plain copy is a fraction of that
+    const account: AccountRow = { ...row };
     const hints = this.deps.providerHints(account);
     const deps = (this.sessionDeps ??= { ...this.deps, options: this.options, logger: this.log, now: this.now, connectSlot: () => this.slots.take() });
     const session: MailboxSession = endpointOf(account, 'imap')
