@@ -138,6 +138,7 @@ export class WebhooksService {
    * Returns the event id, or null when no subscription wants this type.
    */
   async record(tenantId: string, type: EventType, data: Record<string, unknown>): Promise<string | null> {
+    if (!(await this.deps.repos.webhooks.wanted(tenantId, type))) return null;
     const created = this.now();
     const id = newId('evt', created.getTime());
     const createdAt = created.toISOString();

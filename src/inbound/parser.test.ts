@@ -15,13 +15,15 @@ const message = (i: number) =>
 
 test('a batch parsed on a worker thread gives what the calling thread gives, in order', async () => {
   const raws = Array.from({ length: 30 }, (_, i) => message(i));
-  const parser = new MessageParser({ threads: 1 });
+  const failures: unknown[] = [];
+  const parser = new MessageParser({ threads: 1, onThreadFailure: (err) => failures.push(err) });
   try {
     const threaded = await parser.parseMany(raws);
     const inline = await Promise.all(raws.map((r) => parseMessage(r)));
     assert.deepEqual(threaded, inline);
     assert.equal(threaded[7]!.subject, 'Grüße 7');
     assert.deepEqual(threaded[7]!.attachments, [{ filename: 'a.pdf', contentType: 'application/pdf', size: 5, partId: '2' }]);
+    assert.deepEqual(failures, [], 'parsed on the thread, not by the fallback');
   } finally {
     await parser.close();
   }

@@ -10,7 +10,7 @@
 import { composeMime, type MimeAddress, type MimeInput } from '../protocols/mime.js';
 import type { NormalizedMessage } from './message.js';
 
-interface MessageDraft {
+export interface MessageDraft {
   v: 1;
   from: MimeAddress;
   to: MimeAddress[];
@@ -39,10 +39,16 @@ export function draftOf(msg: NormalizedMessage, from: MimeAddress, messageId: st
   return JSON.stringify(draft);
 }
 
-/** The composer's input of a draft; throws on a draft this version does not know. */
-export function mimeInputOf(json: string): MimeInput {
+/** The draft as stored (attachments still base64); throws on a draft this version does not know. */
+export function readDraft(json: string): MessageDraft {
   const d = JSON.parse(json) as MessageDraft;
   if (d?.v !== 1) throw new Error(`unknown message draft version ${String((d as { v?: unknown })?.v)}`);
+  return d;
+}
+
+/** The composer's input of a draft; throws on a draft this version does not know. */
+export function mimeInputOf(json: string): MimeInput {
+  const d = readDraft(json);
   return {
     from: d.from, to: d.to, cc: d.cc, bcc: d.bcc, replyTo: d.replyTo, subject: d.subject, text: d.text, html: d.html,
     attachments: d.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.content, 'base64') })),

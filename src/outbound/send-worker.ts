@@ -18,6 +18,10 @@ import { sendsViaPlatform } from './outbox.service.js';
 import type { JobError } from './outbox.view.js';
 import { composeDraft } from './draft.js';
 import type { Composer } from './composer.js';
+import { Batcher } from './batcher.js';
+import { sentRecordOf } from './sent-record.js';
+import type { ParsedMessage } from '../inbound/parse.js';
+import type { OutboxOutcome } from '../store/outbox.repository.js';
 
 export interface SendWorkerOptions {
   pollMs: number;
@@ -75,8 +79,12 @@ export interface SendWorkerDeps {
   random?: () => number;
   /** fresh access tokens of gmail/outlook accounts (the oauth module) */
   oauth?: { credentials(account: AccountRow, opts?: { rejected?: string }): Promise<Credentials> };
-  /** records a sent message as correspondence (the inbound module); a failure never makes the message look unsent */
-  recordSent?: (job: OutboxRow) => Promise<unknown>;
+  /**
+   * records a sent message as correspondence (the inbound module); a failure never makes the message
+   * look unsent. `parsed`: what the message says, built from the draft it was just composed from
+   * (then it need not be parsed again); absent when the bytes are not that draft's, or it is not covered.
+   */
+  recordSent?: (job: OutboxRow, parsed?: ParsedMessage) => Promise<unknown>;
   /** composes drafts (default: on the spot, on this thread) */
   composer?: Pick<Composer, 'compose'>;
   /** counts recorded outcomes (the metrics module) */
@@ -130,9 +138,12 @@ export class SendWorker {
   /** when the send loop last looked for due Sent copies, and whether that look filled a batch */
   private copiesAt = Number.NEGATIVE_INFINITY;
   private copiesFull = false;
+  /** outcomes reached in the same turn of the event loop (the jobs of one claim finish together) are written in one transaction */
+  private readonly outcomes: Batcher<OutboxOutcome, boolean>;
 
   constructor(private readonly deps: SendWorkerDeps) {
     this.options = Object.freeze({ ...DEFAULT_SEND_WORKER_OPTIONS, ...deps.options });
+    this.outcomes = new Batcher((outcomes) => deps.repos.outbox.finishMany(outcomes), Math.max(1, this.options.batchSize));
     this.log = deps.logger.child({ module: 'send-worker', worker: this.workerId });
     this.now = deps.now ?? (() => new Date());
     this.random = deps.random ?? Math.random;
@@ -231,8 +242,8 @@ export class SendWorker {
    */
   private finish(job: Job, patch: OutboxPatch): Promise<boolean> {
     const p = job.senderResolved ? { ...patch, sender_resolved: 1 } : patch;
-    if (job.composed && job.raw && patch.status === 'sent' && patch.via === 'own') return this.deps.repos.outbox.finishComposed(job.id, job.token, p, job.raw);
-    return this.deps.repos.outbox.finish(job.id, job.token, p);
+    const raw = job.composed && job.raw && patch.status === 'sent' && patch.via === 'own' ? job.raw : undefined;
+    return this.outcomes.push({ id: job.id, token: job.token, patch: p, raw });
   }
 
   private track(job: Job): Promise<void> {
@@ -448,8 +459,9 @@ export class SendWorker {
 
   // ------------------------------------------------------------------ outcomes
 
-  private errorJson(err: MailportError, response: string | null): string {
-    const e: JobError = { code: err.code, message: err.message, hint: err.hint ?? null, response, at: this.now().toISOString() };
+  /** `at`: the moment of the outcome, the same one its next attempt is counted from */
+  private errorJson(err: MailportError, response: string | null, at: string): string {
+    const e: JobError = { code: err.code, message: err.message, hint: err.hint ?? null, response, at };
     return JSON.stringify(e);
   }
 
@@ -468,7 +480,18 @@ export class SendWorker {
     this.log.info({ outboxId: job.id, accountId: job.account_id, accepted: r.accepted.length, rejected: r.rejected.length }, 'message sent');
     await this.emit(job, 'message.sent', { messageId: job.message_id, via: route.kind, accepted: r.accepted, rejected: r.rejected, response: r.response, sentAt: at });
     if (this.deps.recordSent) {
-      await this.deps.recordSent(job).catch((err) => this.log.warn({ err, outboxId: job.id }, 'sent message not recorded as correspondence'));
+      await this.deps.recordSent(job, this.recordOf(job)).catch((err) => this.log.warn({ err, outboxId: job.id }, 'sent message not recorded as correspondence'));
+    }
+  }
+
+  /** The correspondence record of a message sent through its account as composed from its draft in this attempt (see sent-record.ts). */
+  private recordOf(job: Ready): ParsedMessage | undefined {
+    if (!job.account_id || !job.composed || job.draft === null) return undefined;
+    try {
+      return sentRecordOf(job.draft, job.raw) ?? undefined;
+    } catch (err) {
+      this.log.warn({ err, outboxId: job.id }, 'could not build the record of a sent message from its draft; parsing it');
+      return undefined;
     }
   }
 
@@ -476,7 +499,7 @@ export class SendWorker {
     const at = this.now().toISOString();
     const reply = err.response ?? null;
     const rejected = r && !r.ok ? r.rejected : [];
-    const patch: OutboxPatch = { status: 'failed', attempts: job.attempts + (attempted ? 1 : 0), last_error: this.errorJson(err, reply), response: reply, rejected: JSON.stringify(rejected), updated_at: at };
+    const patch: OutboxPatch = { status: 'failed', attempts: job.attempts + (attempted ? 1 : 0), last_error: this.errorJson(err, reply, at), response: reply, rejected: JSON.stringify(rejected), updated_at: at };
     if (!(await this.finish(job, patch))) return this.lost(job);
     this.deps.metrics?.sendOutcome('failed');
     this.log.warn({ outboxId: job.id, accountId: job.account_id, code: err.code }, 'message failed');
@@ -485,23 +508,25 @@ export class SendWorker {
 
   /** A temporary failure: again after the backoff, or failed once the message is too old. */
   private retryLater(job: Job, err: MailportError, attempted: boolean): Promise<void> {
-    const now = this.now().getTime();
+    const at = this.now();
+    const now = at.getTime();
     const deadline = Date.parse(job.send_at ?? job.created_at) + this.options.maxAgeMs;
     if (now >= deadline) return this.fail(job, err, null, attempted);
     const next = Math.min(now + this.backoff(job.attempts + 1), deadline);
-    return this.defer(job, err, new Date(next), attempted);
+    return this.defer(job, err, new Date(next), attempted, false, at);
   }
 
   /** Waiting on the account (red, switched off): not an attempt, no age limit, one event per cause. */
   private wait(job: Job, err: MailportError): Promise<void> {
-    return this.defer(job, err, new Date(this.now().getTime() + this.options.accountWaitMs), false, true);
+    const at = this.now();
+    return this.defer(job, err, new Date(at.getTime() + this.options.accountWaitMs), false, true, at);
   }
 
-  private async defer(job: Job, err: MailportError, until: Date, attempted: boolean, quietIfSame = false): Promise<void> {
-    const at = this.now().toISOString();
+  private async defer(job: Job, err: MailportError, until: Date, attempted: boolean, quietIfSame = false, now = this.now()): Promise<void> {
+    const at = now.toISOString();
     const reply = err.response ?? null;
     const previous = job.last_error ? (JSON.parse(job.last_error) as JobError).code : null;
-    const patch: OutboxPatch = { status: 'deferred', attempts: job.attempts + (attempted ? 1 : 0), next_attempt_at: until.toISOString(), last_error: this.errorJson(err, reply), response: reply, updated_at: at };
+    const patch: OutboxPatch = { status: 'deferred', attempts: job.attempts + (attempted ? 1 : 0), next_attempt_at: until.toISOString(), last_error: this.errorJson(err, reply, at), response: reply, updated_at: at };
     if (!(await this.finish(job, patch))) return this.lost(job);
     this.deps.metrics?.sendOutcome('deferred');
     if (err.code === 'LIMIT_REACHED') this.deps.metrics?.limitDeferral();

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
@@ -33,6 +34,49 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
   };
 }
 
+// the built .js, or under tsx (tests, scripts) the .ts source
+const CHECKPOINT_WORKER = new URL(import.meta.url.endsWith('.ts') ? './checkpoint.worker.ts' : './checkpoint.worker.js', import.meta.url);
+/**
+ * The worker's entry (a data: URL): imports the module, or under tsx (tests, scripts) requires the
+ * .ts source, as piscina's workers do: tsx's require hook works in a worker thread, its import hook
+ * does not.
+ */
+const CHECKPOINT_ENTRY = new URL(
+  `data:text/javascript,${encodeURIComponent(`import { workerData } from 'node:worker_threads'; import { createRequire } from 'node:module'; import { fileURLToPath } from 'node:url';
+if (workerData.module.endsWith('.ts')) createRequire(workerData.module)(fileURLToPath(workerData.module)); else await import(workerData.module);`)}`,
+);
+const CHECKPOINT_MS = 250;
+/** With the checkpoint thread running, the committing connection checkpoints only past this many pages (80 MB): a backstop. */
+const BACKSTOP_PAGES = 20_000;
+
+/**
+ * Starts the checkpoint thread of a SQLite file (checkpoint.worker.ts) and leaves the committing
+ * connection only a backstop; should the thread stop, that connection checkpoints at SQLite's
+ * usual 1,000 pages again. Answers the function that stops the thread.
+ */
+function startCheckpointer(sqlite: SQLite.Database, path: string): () => Promise<void> {
+  const worker = new Worker(CHECKPOINT_ENTRY, { workerData: { module: CHECKPOINT_WORKER.href, path, intervalMs: CHECKPOINT_MS } });
+  worker.unref();
+  sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+  let closing = false;
+  const fallBack = () => {
+    if (!closing && sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
+  };
+  worker.on('error', fallBack);
+  worker.on('exit', fallBack);
+  worker.on('message', () => {}); // a checkpoint that met a lock is tried again on the next tick
+  return () =>
+    new Promise<void>((done) => {
+      closing = true;
+      const timer = setTimeout(() => void worker.terminate().finally(done), 2_000);
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        done();
+      });
+      worker.postMessage('close');
+    });
+}
+
 export interface Store {
   db: Kysely<Database>;
   dialect: DialectName;
@@ -54,15 +98,20 @@ export function openStore(url: string, options: { poolSize?: number } = {}): Sto
     const sqlite = new SQLite(inMemory ? ':memory:' : path);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
-    // checkpoint at 40 MB of log instead of 4 MB: each checkpoint syncs the file, and a mailbox's
-    // initial sync writes megabytes per batch (commits took half as long again at the default);
-    // the log is cut back to 64 MB after one
-    sqlite.pragma('wal_autocheckpoint = 10000');
+    // the log is cut back to 64 MB after a checkpoint
     sqlite.pragma('journal_size_limit = 67108864');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
+    const stopCheckpoints = inMemory ? async () => {} : startCheckpointer(sqlite, resolve(path));
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-    return { db, dialect: 'sqlite', close: () => db.destroy() };
+    return {
+      db,
+      dialect: 'sqlite',
+      close: async () => {
+        await stopCheckpoints();
+        await db.destroy();
+      },
+    };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });

@@ -194,6 +194,39 @@ for (const { dialect, make } of DIALECTS) {
       assert.ok(full!.raw!.equals(bytes));
       assert.equal(full!.draft, null);
     });
+
+    test('outcomes written together: one result each, only where the claim holds, bytes in place of the draft; a bad one fails alone', async () => {
+      await db.store.db.deleteFrom('outbox').execute();
+      const draft = JSON.stringify({ v: 1, subject: 's', text: 't' });
+      const rows = [job(), job(), job(), job()].map(({ raw: _raw, ...summary }) => ({ ...summary, draft }));
+      for (const r of rows) await repo.outbox.insert(r);
+      const claimed = await repo.outbox.claimDue(at(0), 4, 'A', at(60));
+      assert.equal(claimed.length, 4);
+      const [a, b, c, d] = rows.map((r) => r.id) as [string, string, string, string];
+      const bytes = Buffer.from('Subject: s\r\n\r\nt');
+      const results = await repo.outbox.finishMany([
+        { id: a, token: 'A', patch: { status: 'sent', via: 'own', updated_at: at(1) }, raw: bytes },
+        { id: b, token: 'X', patch: { status: 'sent', updated_at: at(1) } },
+        { id: c, token: 'A', patch: { status: 'deferred', attempts: 1, next_attempt_at: at(300), updated_at: at(1) } },
+      ]);
+      assert.deepEqual(results.map((r) => r.status === 'fulfilled' && r.value), [true, false, true], 'b is not held by X');
+      const fullA = await repo.outbox.getFull(a);
+      assert.equal(fullA!.status, 'sent');
+      assert.ok(fullA!.raw.equals(bytes));
+      assert.equal(fullA!.draft, null);
+      assert.equal((await repo.outbox.getFull(b))!.status, 'sending');
+      assert.equal((await repo.outbox.getFull(c))!.next_attempt_at, at(300));
+
+      // a NOT NULL column set to null fails its own outcome only; the batch's others are written one by one
+      const mixed = await repo.outbox.finishMany([
+        { id: b, token: 'A', patch: { status: null as unknown as string, updated_at: at(2) } },
+        { id: d, token: 'A', patch: { status: 'failed', updated_at: at(2) } },
+      ]);
+      assert.equal(mixed[0]!.status, 'rejected');
+      assert.deepEqual(mixed[1], { status: 'fulfilled', value: true });
+      assert.equal((await repo.outbox.get('ten_a', d))!.status, 'failed');
+      assert.equal((await repo.outbox.get('ten_a', b))!.status, 'sending', 'the failed outcome changed nothing');
+    });
   });
 }
 

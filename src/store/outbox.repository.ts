@@ -12,6 +12,13 @@ export type NewOutboxRow = OutboxRow | (OutboxSummary & { raw?: null; draft: str
 export type OutboxJob = OutboxSummary & { raw: Buffer | null; draft: string | null };
 /** What an outcome may change on a claimed row. */
 export type OutboxPatch = Omit<Updateable<OutboxTable>, 'id' | 'tenant_id' | 'created_at' | 'idempotency_key' | 'request_hash'>;
+/** An outcome for {@link OutboxRepository.finishMany}: with `raw`, the bytes composed for it take the place of its draft. */
+export interface OutboxOutcome {
+  id: string;
+  token: string;
+  patch: OutboxPatch;
+  raw?: Buffer;
+}
 
 export interface OutboxListOptions {
   status?: string;
@@ -52,6 +59,8 @@ export class OutboxRepository {
   /** `insert ... on conflict do nothing returning id` for one row, compiled once: it runs for every accepted message */
   private readonly insertSql: string;
   private readonly insertBodySql: string;
+  /** outcome updates by the columns they set (see finishIn) */
+  private readonly finishSql = new Map<string, string>();
 
   constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName) {
     const template = Object.fromEntries(COLUMNS.map((c) => [c, ''])) as unknown as OutboxSummary;
@@ -227,15 +236,55 @@ export class OutboxRepository {
     });
   }
 
+  /**
+   * Writes several outcomes in one transaction (one commit for all, as the jobs of one claim tend
+   * to finish together), each as {@link finish} or, with `raw`, {@link finishComposed} would; one
+   * result per outcome, in order. When the transaction fails, each is written again on its own, so
+   * one bad outcome fails alone.
+   */
+  async finishMany(outcomes: OutboxOutcome[]): Promise<Array<PromiseSettledResult<boolean>>> {
+    if (outcomes.length === 0) return [];
+    if (outcomes.length === 1) {
+      const [o] = outcomes as [OutboxOutcome];
+      try {
+        return [{ status: 'fulfilled', value: o.raw ? await this.finishComposed(o.id, o.token, o.patch, o.raw) : await this.finish(o.id, o.token, o.patch) }];
+      } catch (err) {
+        return [{ status: 'rejected', reason: err }];
+      }
+    }
+    try {
+      const done = await this.db.transaction().execute(async (tx) => {
+        const out: boolean[] = [];
+        for (const o of outcomes) {
+          const held = await this.finishIn(tx, o.id, o.token, o.patch);
+          if (held && o.raw) await tx.updateTable('outbox_bodies').set({ raw: o.raw, draft: null }).where('id', '=', o.id).execute();
+          out.push(held);
+        }
+        return out;
+      });
+      return done.map((value) => ({ status: 'fulfilled', value }));
+    } catch {
+      return (await Promise.all(outcomes.map((o) => this.finishMany([o])))).flat();
+    }
+  }
+
   private async finishIn(db: Kysely<Database>, id: string, token: string, patch: OutboxPatch): Promise<boolean> {
-    const result = await db
-      .updateTable('outbox')
-      .set({ locked_by: null, locked_until: null, ...patch })
-      .where('id', '=', id)
-      .where('status', '=', 'sending')
-      .where('locked_by', '=', token)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    // compiled once per set of patched columns (a handful: one per kind of outcome), then run with
+    // its parameters: building and compiling the query cost about as much as running it
+    const set: Record<string, unknown> = { locked_by: null, locked_until: null };
+    for (const [k, v] of Object.entries(patch)) if (v !== undefined) set[k] = v;
+    const columns = Object.keys(set).join(',');
+    const params = [...Object.values(set), id, 'sending', token];
+    let query: CompiledQuery;
+    const text = this.finishSql.get(columns);
+    if (text !== undefined) query = CompiledQuery.raw(text, params);
+    else {
+      query = db.updateTable('outbox').set(set as OutboxPatch).where('id', '=', id).where('status', '=', 'sending').where('locked_by', '=', token).compile();
+      // kept only when its parameters are exactly these, in this order (else compiled each time)
+      if (query.parameters.length === params.length && query.parameters.every((p, i) => p === params[i])) this.finishSql.set(columns, query.sql);
+    }
+    const result = await db.executeQuery(query);
+    return Number(result.numAffectedRows ?? 0) === 1;
   }
 
   /** Replaces the message bytes of a held job (a platform send whose From was just decided), and marks its sender resolved. */

@@ -48,6 +48,9 @@ for (const { dialect, make } of DIALECTS) {
       const onlyStar = await repo.webhooks.insertEvent(event('evt_2', 'ten_a', 'message.sent'), nextId('dlv_m'));
       assert.equal(onlyStar.length, 1);
 
+      assert.equal(await repo.webhooks.wanted('ten_a', 'message.sent'), true, 'whk_2 (*)');
+      assert.equal(await repo.webhooks.wanted('ten_a', 'account.error'), true);
+      assert.equal(await repo.webhooks.wanted('ten_b', 'message.sent'), false, 'nobody wants it');
       assert.deepEqual(await repo.webhooks.insertEvent(event('evt_3', 'ten_b', 'message.sent'), nextId('dlv_m')), [], 'nobody wants it');
       const stored = await db.store.db.selectFrom('webhook_events').select('id').where('id', '=', 'evt_3').executeTakeFirst();
       assert.equal(stored, undefined, 'an event nobody subscribes to is not kept');

@@ -79,11 +79,7 @@ export class WebhooksRepository {
    */
   async insertEvent(event: WebhookEventRow, newDeliveryId: () => string): Promise<string[]> {
     return this.db.transaction().execute(async (tx) => {
-      const hooks = await tx.selectFrom('webhooks').select(['id', 'events']).where('tenant_id', '=', event.tenant_id).orderBy('id').execute();
-      const matching = hooks.filter((h) => {
-        const types = JSON.parse(h.events) as string[];
-        return types.includes('*') || types.includes(event.type);
-      });
+      const matching = await this.subscribers(tx, event);
       if (matching.length === 0) return [];
       await tx.insertInto('webhook_events').values(event).execute();
       const rows: WebhookDeliveryRow[] = matching.map((h) => ({
@@ -102,6 +98,24 @@ export class WebhooksRepository {
       }));
       await tx.insertInto('webhook_deliveries').values(rows).execute();
       return rows.map((r) => r.id);
+    });
+  }
+
+  /**
+   * Whether any subscription of the tenant wants events of this type (or "*"). Most events (one
+   * per sent message) have none: this answer needs no transaction, and the event is then not even
+   * built. A subscription created meanwhile is no different from one created just after.
+   */
+  async wanted(tenantId: string, type: string): Promise<boolean> {
+    return (await this.subscribers(this.db, { tenant_id: tenantId, type })).length > 0;
+  }
+
+  /** The subscriptions of the event's tenant that want its type (or "*"), in id order. */
+  private async subscribers(db: Kysely<Database>, event: Pick<WebhookEventRow, 'tenant_id' | 'type'>): Promise<Array<{ id: string; events: string }>> {
+    const hooks = await db.selectFrom('webhooks').select(['id', 'events']).where('tenant_id', '=', event.tenant_id).orderBy('id').execute();
+    return hooks.filter((h) => {
+      const types = JSON.parse(h.events) as string[];
+      return types.includes('*') || types.includes(event.type);
     });
   }
 
