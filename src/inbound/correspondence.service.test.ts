@@ -108,6 +108,23 @@ for (const { dialect, make } of DIALECTS) {
       await assert.rejects(service.ingestMany([item(mail({ from: 'a@b.test', to: OWN, subject: 'x' }), 20), { input: { ...item(mail({ from: 'a@b.test', to: OWN, subject: 'y' }), 21).input, accountId: 'acc_2' } }]), /one account per call/);
     });
 
+    test('a batch folds threads as it goes: two replies before their parent become one thread, and a later reply to a reply joins it', async () => {
+      const item = (raw: Buffer, uid: number) => ({ input: { tenantId: 'ten_a', accountId: 'acc_1', folder: 'INBOX', raw, uid, uidValidity: 88 } });
+      const [r1, r2, parent, late] = await service.ingestMany([
+        item(mail({ from: 'gil@example.test', to: OWN, subject: 'Re: Fold', id: '<f2@example.test>', inReplyTo: '<f1@example.test>' }), 2),
+        item(mail({ from: 'hal@example.test', to: OWN, subject: 'Re: Fold', id: '<f3@example.test>', references: '<f1@example.test>' }), 3),
+        item(mail({ from: 'sales@acme.test', to: 'gil@example.test', subject: 'Fold', id: '<f1@example.test>' }), 1),
+        item(mail({ from: 'ivy@example.test', to: OWN, subject: 'Re: Re: Fold', id: '<f4@example.test>', references: '<f9@example.test> <f3@example.test>' }), 4),
+      ]);
+      assert.notEqual(r1!.threadId, r2!.threadId, 'apart until the parent comes');
+      assert.equal(late!.threadId, parent!.threadId);
+      const thread = await service.list('ten_a', { threadId: parent!.threadId });
+      assert.deepEqual(thread.items.map((i) => i.id).sort(), [r1!.id, r2!.id, parent!.id, late!.id].sort());
+      // what is stored agrees with what the batch answered
+      const stored = await Promise.all([r1, r2, parent, late].map((r) => service.get('ten_a', r!.id)));
+      assert.ok(stored.every((m) => m.threadId === parent!.threadId));
+    });
+
     test('a batch that meets a taken place rolls back and records one message at a time', async () => {
       // two messages claiming the same place: the second finds it taken inside the batch transaction
       const results = await service.ingestMany([

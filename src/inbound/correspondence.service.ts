@@ -105,6 +105,57 @@ function cleanParsed(p: ParsedMessage): ParsedMessage {
   return p;
 }
 
+/**
+ * What a batch transaction knows of the messages its own may meet by id: the account's messages
+ * with the batch's Message-IDs or the ones they refer to, and the threads of messages referring to
+ * the batch's Message-IDs, read with two queries at the start and kept current as the batch records
+ * (and folds threads). Answers what {@link CorrespondenceRepository.findByMessageId} and
+ * {@link CorrespondenceRepository.threadsByIds} would inside the transaction.
+ */
+class BatchIndex {
+  private readonly messages = new Map<string, MailMessageSummary>();
+  private readonly referring = new Map<string, Array<{ thread_id: string; date: string }>>();
+
+  static async load(repo: CorrespondenceRepository, accountId: string, pending: Pending[]): Promise<BatchIndex> {
+    const index = new BatchIndex();
+    const own = pending.flatMap((m) => (m.parsed.messageId ? [m.parsed.messageId] : []));
+    const referred = pending.flatMap((m) => [...m.parsed.references, ...(m.parsed.inReplyTo ? [m.parsed.inReplyTo] : [])]);
+    for (const row of await repo.findByMessageIds(accountId, [...own, ...referred])) if (row.message_id) index.messages.set(row.message_id, { ...row });
+    if (own.length) for (const r of await repo.referringTo(accountId, own)) index.refer(r.ref, { thread_id: r.thread_id, date: r.date });
+    return index;
+  }
+
+  byMessageId(messageId: string): MailMessageSummary | undefined {
+    return this.messages.get(messageId);
+  }
+
+  threadsByIds(refs: string[], messageId: string | null): Array<{ thread_id: string; date: string }> {
+    const out = refs.flatMap((r) => {
+      const m = this.messages.get(r);
+      return m ? [{ thread_id: m.thread_id, date: m.date }] : [];
+    });
+    if (messageId) out.push(...(this.referring.get(messageId) ?? []).map((t) => ({ ...t })));
+    return out.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+  }
+
+  /** A message the batch just stored, with what it refers to and the threads it folded into its own. */
+  recorded(row: MailMessageSummary, refs: string[], folded: string[]): void {
+    if (folded.length) {
+      const gone = new Set(folded);
+      for (const m of this.messages.values()) if (gone.has(m.thread_id)) m.thread_id = row.thread_id;
+      for (const list of this.referring.values()) for (const t of list) if (gone.has(t.thread_id)) t.thread_id = row.thread_id;
+    }
+    if (row.message_id && !this.messages.has(row.message_id)) this.messages.set(row.message_id, { ...row });
+    for (const r of new Set(refs)) this.refer(r, { thread_id: row.thread_id, date: row.date });
+  }
+
+  private refer(ref: string, thread: { thread_id: string; date: string }): void {
+    const list = this.referring.get(ref);
+    if (list) list.push(thread);
+    else this.referring.set(ref, [thread]);
+  }
+}
+
 /** A message of a batch, parsed, waiting to be threaded and stored. */
 interface Pending {
   input: IngestInput;
@@ -208,19 +259,19 @@ export class CorrespondenceService {
     });
 
     let received: Array<Record<string, unknown>> = [];
-    const recordAll = async (r: CorrespondenceRepository) => {
+    const recordAll = async (r: CorrespondenceRepository, batch?: BatchIndex) => {
       received = [];
       for (const [k, m] of pending.entries()) {
         // SQLite answers synchronously: without a turn of the event loop now and then, a batch kept
         // the sessions' sockets (the next FETCH on its way) and the parser's results waiting
         if (k > 0 && k % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
-        results[todo[k]!] = await this.record(r, account, m, received);
+        results[todo[k]!] = await this.record(r, account, m, received, batch);
       }
     };
     if (pending.length === 1) await recordAll(repo);
     else if (pending.length > 1) {
       try {
-        await repo.transaction(recordAll);
+        await repo.transaction(async (tx) => recordAll(tx, await BatchIndex.load(tx, account.id, pending)));
       } catch (err) {
         if (!(err instanceof RecordConflict)) throw err;
         await recordAll(repo);
@@ -231,7 +282,7 @@ export class CorrespondenceService {
   }
 
   /** Threads and stores one parsed message (or finds it recorded already); `received` collects the webhook payloads. */
-  private async record(repo: CorrespondenceRepository, account: AccountRow, m: Pending, received: Array<Record<string, unknown>>): Promise<IngestResult> {
+  private async record(repo: CorrespondenceRepository, account: AccountRow, m: Pending, received: Array<Record<string, unknown>>, batch?: BatchIndex): Promise<IngestResult> {
     const { input, source, parsed } = m;
     const now = this.now().toISOString();
     const own = normalizeAddress(account.email);
@@ -239,7 +290,7 @@ export class CorrespondenceService {
     const direction: 'in' | 'out' = input.direction === 'out' || m.outboxId !== undefined || fromOwn ? 'out' : 'in';
 
     if (parsed.messageId) {
-      const existing = await repo.findByMessageId(account.id, parsed.messageId);
+      const existing = batch ? batch.byMessageId(parsed.messageId) : await repo.findByMessageId(account.id, parsed.messageId);
       if (existing) {
         // seen again (Sent after sending, or another folder): one record, what it adds is kept
         const firstSighting = source !== undefined && (await repo.sourceCount(existing.id)) === 0;
@@ -269,7 +320,7 @@ export class CorrespondenceService {
 
     let threadId: string | undefined;
     let mergeThreads: string[] = [];
-    const related = await repo.threadsByIds(account.id, refs, parsed.messageId);
+    const related = batch ? batch.threadsByIds(refs, parsed.messageId) : await repo.threadsByIds(account.id, refs, parsed.messageId);
     if (related.length) {
       threadId = related[0]!.thread_id;
       mergeThreads = [...new Set(related.map((r) => r.thread_id))].filter((t) => t !== threadId);
@@ -307,6 +358,7 @@ export class CorrespondenceService {
       updated_at: now,
     };
     const { row: stored, created } = await repo.insert({ row, contacts, refs, source, mergeThreads });
+    batch?.recorded(stored, refs, mergeThreads);
     if (created && direction === 'in' && !input.backlog) {
       received.push({ id: stored.id, accountId: account.id, messageId: stored.message_id, threadId: stored.thread_id, folder: stored.folder, from: parsed.from, subject: stored.subject, date: stored.date });
     }

@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { CompiledShapes } from './compiled.js';
 import type { Database, MailMessageBodiesTable, MailMessagesTable } from './schema.js';
 
 /** A whole recorded message: its row and its bodies (stored apart, see migration 0012). */
@@ -95,7 +96,11 @@ const isUniqueViolation = (err: unknown): boolean => {
  *   const page = await repo.list(tenantId, { contact: 'bob@example.com', limit: 51 });
  */
 export class CorrespondenceRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** the per-message statements, compiled once (shared with the repositories of its transactions) */
+    private readonly shapes = new CompiledShapes(),
+  ) {}
 
   async findBySource(s: MailSource): Promise<MailMessageSummary | undefined> {
     return this.db
@@ -141,7 +146,7 @@ export class CorrespondenceRepository {
    */
   async transaction<T>(fn: (repo: CorrespondenceRepository) => Promise<T>): Promise<T> {
     try {
-      return await this.db.transaction().execute((tx) => fn(new CorrespondenceRepository(tx)));
+      return await this.db.transaction().execute((tx) => fn(new CorrespondenceRepository(tx, this.shapes)));
     } catch (err) {
       if (err === SOURCE_TAKEN || isUniqueViolation(err)) throw new RecordConflict(err);
       throw err;
@@ -187,15 +192,14 @@ export class CorrespondenceRepository {
 
   /** Records one more place a message was seen; false when that place was already recorded. */
   async addSource(messagePk: string, s: MailSource, now: string, db: Kysely<Database> = this.db): Promise<boolean> {
-    const r = await db
-      .insertInto('mail_message_sources')
-      .values({
-        message_pk: messagePk, account_id: s.accountId, folder: s.folder, uid_validity: s.uidValidity, uid: s.uid, created_at: now,
-        flags: s.flags ? JSON.stringify(s.flags) : null, modseq: s.modseq ?? null, expunged_at: null,
-      })
-      .onConflict((oc) => oc.columns(['account_id', 'folder', 'uid_validity', 'uid']).doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+    const row = {
+      message_pk: messagePk, account_id: s.accountId, folder: s.folder, uid_validity: s.uidValidity, uid: s.uid, created_at: now,
+      flags: s.flags ? JSON.stringify(s.flags) : null, modseq: s.modseq ?? null, expunged_at: null,
+    };
+    const r = await this.shapes.run(db, 'source', Object.values(row), () =>
+      db.insertInto('mail_message_sources').values(row).onConflict((oc) => oc.columns(['account_id', 'folder', 'uid_validity', 'uid']).doNothing()).compile(),
+    );
+    return Number(r.numAffectedRows ?? 0n) === 1;
   }
 
   /**
@@ -219,6 +223,32 @@ export class CorrespondenceRepository {
       );
     }
     return out.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+  }
+
+  /** The account's messages with these Message-IDs (a batch's own and the ones it refers to). */
+  async findByMessageIds(accountId: string, messageIds: string[]): Promise<MailMessageSummary[]> {
+    const out: MailMessageSummary[] = [];
+    for (const ids of chunked([...new Set(messageIds)])) {
+      out.push(...(await this.db.selectFrom('mail_messages').select(SUMMARY).where('account_id', '=', accountId).where('message_id', 'in', ids).execute()));
+    }
+    return out;
+  }
+
+  /** The threads of the account's messages that refer to these Message-IDs (replies stored before them), by the id referred to. */
+  async referringTo(accountId: string, messageIds: string[]): Promise<Array<{ ref: string; thread_id: string; date: string }>> {
+    const out: Array<{ ref: string; thread_id: string; date: string }> = [];
+    for (const ids of chunked([...new Set(messageIds)])) {
+      out.push(
+        ...(await this.db
+          .selectFrom('mail_message_refs as r')
+          .innerJoin('mail_messages as m', 'm.id', 'r.message_pk')
+          .select(['r.ref', 'm.thread_id', 'm.date'])
+          .where('r.account_id', '=', accountId)
+          .where('r.ref', 'in', ids)
+          .execute()),
+      );
+    }
+    return out;
   }
 
   /** The thread of the latest message with the same subject key that shares a contact, within [since, until]. */
@@ -268,14 +298,13 @@ export class CorrespondenceRepository {
 
   private async insertRows(tx: Kysely<Database>, m: NewMailMessage): Promise<void> {
     const { text, html, headers_json, raw, ...row } = m.row;
-    await tx.insertInto('mail_messages').values(row).execute();
-    await tx.insertInto('mail_message_bodies').values({ message_pk: row.id, text, html, headers_json, raw }).execute();
-    const contacts = [...new Set(m.contacts)];
-    if (contacts.length) {
-      await tx.insertInto('mail_message_contacts').values(contacts.map((address) => ({ message_pk: m.row.id, tenant_id: m.row.tenant_id, account_id: m.row.account_id, address, date: m.row.date }))).execute();
-    }
-    const refs = [...new Set(m.refs)];
-    if (refs.length) await tx.insertInto('mail_message_refs').values(refs.map((ref) => ({ message_pk: m.row.id, account_id: m.row.account_id, ref }))).execute();
+    await this.shapes.run(tx, 'message', Object.values(row), () => tx.insertInto('mail_messages').values(row).compile());
+    const body = { message_pk: row.id, text, html, headers_json, raw };
+    await this.shapes.run(tx, 'body', Object.values(body), () => tx.insertInto('mail_message_bodies').values(body).compile());
+    const contacts = [...new Set(m.contacts)].map((address) => ({ message_pk: row.id, tenant_id: row.tenant_id, account_id: row.account_id, address, date: row.date }));
+    if (contacts.length) await this.shapes.run(tx, `contacts:${contacts.length}`, contacts.flatMap(Object.values), () => tx.insertInto('mail_message_contacts').values(contacts).compile());
+    const refs = [...new Set(m.refs)].map((ref) => ({ message_pk: row.id, account_id: row.account_id, ref }));
+    if (refs.length) await this.shapes.run(tx, `refs:${refs.length}`, refs.flatMap(Object.values), () => tx.insertInto('mail_message_refs').values(refs).compile());
     // another ingest of the same place won the race: roll this one back, answer with that one
     if (m.source && !(await this.addSource(m.row.id, m.source, m.row.created_at, tx))) throw SOURCE_TAKEN;
     const others = (m.mergeThreads ?? []).filter((t) => t !== m.row.thread_id);
