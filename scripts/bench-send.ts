@@ -26,15 +26,17 @@
  *   env: BENCH_COUNT (default 5000), BENCH_WARMUP (default 500), BENCH_CONNECTIONS (default 5; Mailport's platform pool gets the
  *   same), BENCH_CONCURRENCY (default 32), BENCH_POLL_MS (the send worker's poll, default as shipped),
  *   BENCH_CLIENT (`http`, the default: node:http in a worker thread; `fetch`: fetch() in a worker thread;
- *   `inline`: fetch() on the main thread)
+ *   `inline`: fetch() on the main thread), BENCH_CPU_PROF (a file: a CPU profile of the main thread during
+ *   the timed phase (b), for Chrome DevTools or `node --cpu-prof`-style tools; the profiler's own cost is in that run's figures)
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { createServer } from 'node:http';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
 import { loadConfig } from '../src/config/config.js';
@@ -80,6 +82,20 @@ function threadCpuMs(): number | null {
   } catch {
     return null;
   }
+}
+
+/** Profiles this thread from now until the returned function is called, which writes the profile to `file`. */
+async function startProfile(file: string): Promise<() => Promise<void>> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -309,6 +325,7 @@ async function throughMailport(sink: FaultSmtp) {
     const before = sink.stats.messagesAccepted;
     // a slow run still reports what it managed within the phase limit
     const delivered = sink.waitForAccepted(before + COUNT, PHASE_LIMIT_MS).then(() => true, () => false);
+    const stopProfile = process.env.BENCH_CPU_PROF ? await startProfile(process.env.BENCH_CPU_PROF) : null;
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const main0 = threadCpuMs();
@@ -319,6 +336,7 @@ async function throughMailport(sink: FaultSmtp) {
     const ms = performance.now() - t0;
     const cpuMs = cpuMsSince(cpu0);
     const mainCpuMs = main0 === null ? null : threadCpuMs()! - main0;
+    await stopProfile?.();
     latencies.sort((a, b) => a - b);
     return {
       complete,

@@ -212,7 +212,15 @@ export class SendWorker {
     } catch (err) {
       this.log.error({ err }, 'outbox poll failed');
     }
-    this.schedule(busy ? 0 : this.options.pollMs);
+    // A full claim means more may be due; but claiming again at once took the one or two slots
+    // freed meanwhile, one query (and one commit) for a job or two. The next claim waits for half
+    // the batch to be free (wake()), unless that is already so (jobs that finished while this poll ran).
+    this.schedule(busy && this.roomForClaim() ? 0 : this.options.pollMs);
+  }
+
+  /** Half the batch is free: enough for a claim under load (most of a claim's cost is per query, not per job). */
+  private roomForClaim(): boolean {
+    return this.inFlight.size <= this.options.batchSize - Math.ceil(this.options.batchSize / 2);
   }
 
   private claim(limit: number): Promise<Job[]> {
@@ -264,7 +272,7 @@ export class SendWorker {
    */
   private wake(): void {
     if (!this.running || !this.saturated || this.ticking || !this.timer) return;
-    if (this.inFlight.size > this.options.batchSize - Math.ceil(this.options.batchSize / 2)) return;
+    if (!this.roomForClaim()) return;
     this.saturated = false;
     clearTimeout(this.timer);
     this.schedule(0);
