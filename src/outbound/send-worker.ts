@@ -461,7 +461,9 @@ export class SendWorker {
     }
     const raw = await replaceSender(job.raw, sender.from, sender.replyTo);
     await this.deps.repos.outbox.replaceRaw(job.id, job.token, raw, this.now().toISOString());
-    job.composed = false; // the stored bytes are these now
+    // the stored bytes are these now, and what the correspondence record keeps
+    job.raw = raw;
+    job.composed = false;
     return raw;
   }
 

@@ -268,6 +268,19 @@ describe('sending through the outbox against real mail servers', () => {
     const raw = (await readCaptured(s2.messageId)).raw.toString();
     assert.match(raw, /^From: .*<mailer@platform\.test>/m);
     assert.match(raw, /^Reply-To: boss@strict\.test/m);
+    // an account that sends through the platform: its correspondence record keeps the bytes that went out (From replaced)
+    const viaPlatform = await createAccount({ sendVia: 'platform' }, '?verify=false');
+    const s3 = await until((await send({ accountId: viaPlatform, to: rcpt.email, subject: 'Strict via account', text: 'x' })).body.id, ['sent', 'failed']);
+    assert.equal(s3.status, 'sent', JSON.stringify(s3.lastError));
+    const went = (await readCaptured(s3.messageId)).raw.toString();
+    assert.match(went, /^From: .*<mailer@platform\.test>/m);
+    let recorded = '';
+    for (let i = 0; i < 50 && !recorded; i++) {
+      const items = (await t.request('GET', `/v1/messages?accountId=${viaPlatform}`, { token: tenant.apiKey })).body.items as Array<{ id: string }>;
+      if (items.length) recorded = (await t.request('GET', `/v1/messages/${items[0]!.id}/raw`, { token: tenant.apiKey })).text;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(recorded.match(/^From: .*$/m)?.[0], went.match(/^From: .*$/m)?.[0], 'the record has the From that went out');
     await t.request('PATCH', '/v1/tenant', { token: tenant.apiKey, body: { companyEmail: 'hello@acme.test' } });
   });
 
