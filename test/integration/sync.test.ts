@@ -182,6 +182,26 @@ describe('mailbox sync on Dovecot', () => {
     assert.equal((await messages(id)).length, 3);
   });
 
+  test('small batches under a fetch budget smaller than one message: the node holds one batch at a time and everything is recorded once', async () => {
+    const me = await addMailbox();
+    const t2 = await startTestApp({ name: 'sync-budget', appOptions: { sync: { ...SYNC, batchSize: 3, fetchBudgetBytes: 1 } } });
+    try {
+      const tenant2 = await t2.createTenant('Budget Co');
+      await append(me, 'INBOX', Array.from({ length: 11 }, (_, i) => message({ from: `p${i}@x.example`, to: me.email, subject: `Budget ${i}` })));
+      const r = await t2.request('POST', '/v1/accounts?verify=false', {
+        token: tenant2.apiKey,
+        body: { name: 'B', type: 'smtp_imap', email: me.email, password: me.password, receiveEmails: true, smtp: { host: peers.host, port: peers.smtp.starttls, security: 'starttls' }, imap: { host: peers.host, port: peers.imap.tls, security: 'tls' } },
+      });
+      const id = r.body.id as string;
+      t2.app.sync.start();
+      const list = async () => (await t2.request('GET', `/v1/messages?accountId=${id}&limit=50`, { token: tenant2.apiKey })).body.items as any[];
+      await waitFor('11 messages', async () => ((await list()).length === 11 ? true : undefined));
+      assert.deepEqual((await list()).map((m) => m.subject).sort(), Array.from({ length: 11 }, (_, i) => `Budget ${i}`).sort());
+    } finally {
+      await t2.close();
+    }
+  });
+
   test('a UIDVALIDITY change (folder deleted and created again) resyncs without duplicating or losing records', async () => {
     const me = await addMailbox();
     const t2 = await startTestApp({ name: 'sync-uidvalidity', appOptions: { sync: { ...SYNC, extraFolders: ['Projects'] } } });

@@ -28,6 +28,14 @@ interface FetchedMessage {
 /** Batches fetched (and parsed) ahead of the one being stored. */
 const FETCH_AHEAD = 2;
 
+/** Messages of one FETCH with their bytes, each parsed. */
+type FetchedBatch = Array<{ m: FetchedMessage & { source: Buffer }; parsed: ParsedMessage }>;
+/** A fetched batch and its share of the node's budget of fetched bytes (give it back once stored). */
+interface Fetched {
+  batch: FetchedBatch;
+  release: () => void;
+}
+
 /** Flags as stored: \\Recent belongs to one session, not to the message. */
 const keptFlags = (flags: Set<string> | undefined): string[] => (flags ? [...flags].filter((f) => f.toLowerCase() !== '\\recent') : []);
 
@@ -328,7 +336,7 @@ export class ImapSession extends MailboxSession {
    */
   private async fetchAndStore(client: ImapFlow, st: FolderState, uids: number[], backlog: boolean, after: (chunk: number[]) => Promise<void>): Promise<void> {
     const chunks = await this.batches(client, uids);
-    const ahead: Array<ReturnType<ImapSession['fetchBatch']>> = [];
+    const ahead: Array<Promise<Fetched>> = [];
     let issued = 0;
     const fetchAhead = () => {
       while (ahead.length < FETCH_AHEAD && issued < chunks.length && !this.stopping) {
@@ -337,18 +345,27 @@ export class ImapSession extends MailboxSession {
         ahead.push(p);
       }
     };
-    fetchAhead();
-    for (let k = 0; ahead.length; k++) {
-      const batch = await ahead.shift()!;
+    try {
       fetchAhead();
-      await this.store(client, st, batch, backlog);
-      await after(chunks[k]!);
-      if (this.stopping) return;
+      for (let k = 0; ahead.length; k++) {
+        const fetched = await ahead.shift()!;
+        try {
+          fetchAhead();
+          await this.store(client, st, fetched.batch, backlog);
+        } finally {
+          fetched.release();
+        }
+        await after(chunks[k]!.uids);
+        if (this.stopping) return;
+      }
+    } finally {
+      // batches fetched ahead of a stop or a failure give their share of the node's budget back
+      for (const p of ahead) p.then((f) => f.release(), () => {});
     }
   }
 
-  /** `uids` cut into batches of at most batchSize messages and (beyond the first message) batchBytes. */
-  private async batches(client: ImapFlow, uids: number[]): Promise<number[][]> {
+  /** `uids` cut into batches of at most batchSize messages and (beyond the first message) batchBytes, with their sizes. */
+  private async batches(client: ImapFlow, uids: number[]): Promise<Array<{ uids: number[]; bytes: number }>> {
     const { batchSize, batchBytes } = this.deps.options;
     const sizes = new Map<number, number>();
     if (uids.length > 1) {
@@ -360,11 +377,22 @@ export class ImapSession extends MailboxSession {
         if (m.size !== undefined) sizes.set(m.uid, m.size);
       }
     }
-    return cutBatches(uids, sizes, batchSize, batchBytes);
+    return cutBatches(uids, sizes, batchSize, batchBytes).map((chunk) => ({ uids: chunk, bytes: chunk.reduce((n, uid) => n + (sizes.get(uid) ?? 0), 0) }));
   }
 
   /** One FETCH of messages with their bytes, parsed: newest first during the initial sync, oldest first afterwards (threads form in order). */
-  private async fetchBatch(client: ImapFlow, uids: number[], backlog: boolean): Promise<Array<{ m: FetchedMessage & { source: Buffer }; parsed: ParsedMessage }>> {
+  private async fetchBatch(client: ImapFlow, chunk: { uids: number[]; bytes: number }, backlog: boolean): Promise<Fetched> {
+    // the node's budget of fetched bytes is taken before the FETCH and given back once the batch is stored
+    const release = (await this.deps.fetchBudget?.(chunk.bytes)) ?? (() => undefined);
+    try {
+      return { batch: await this.fetchParsed(client, chunk.uids, backlog), release };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  private async fetchParsed(client: ImapFlow, uids: number[], backlog: boolean): Promise<FetchedBatch> {
     const it = client.fetch(uidRange(uids), { uid: true, source: true, internalDate: true, flags: true }, { uid: true })[Symbol.asyncIterator]();
     const got: Array<FetchedMessage & { source: Buffer }> = [];
     for (;;) {
@@ -378,7 +406,7 @@ export class ImapSession extends MailboxSession {
     return got.map((m, i) => ({ m, parsed: parsed[i]! }));
   }
 
-  private async store(client: ImapFlow, st: FolderState, batch: Array<{ m: FetchedMessage & { source: Buffer }; parsed: ParsedMessage }>, backlog: boolean): Promise<void> {
+  private async store(client: ImapFlow, st: FolderState, batch: FetchedBatch, backlog: boolean): Promise<void> {
     if (!batch.length) return;
     const withModseq = client.enabled.has('CONDSTORE') || client.enabled.has('QRESYNC');
     const results = await this.deps.correspondence.ingestMany(

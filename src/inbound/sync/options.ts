@@ -14,6 +14,8 @@ export interface SyncOptions {
   batchSize: number;
   /** a batch also ends at this many bytes (RFC822.SIZE); two batches are fetched ahead of the one being stored */
   batchBytes: number;
+  /** bytes of fetched mail all of a node's sessions hold at once, fetched but not yet stored (2,000 accounts in their initial sync must not hold 3 batches each) */
+  fetchBudgetBytes: number;
   /** reconnect backoff: first delay and cap (exponential, with jitter) */
   backoffMs: number;
   maxBackoffMs: number;
@@ -39,6 +41,7 @@ export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   connectTimeoutMs: 30_000,
   batchSize: 200,
   batchBytes: 16 * 1024 * 1024,
+  fetchBudgetBytes: 256 * 1024 * 1024,
   backoffMs: 1_000,
   maxBackoffMs: 300_000,
   failuresBeforeRed: 3,

@@ -25,6 +25,8 @@ export interface SessionDeps {
   reportRecovered(account: AccountRow): Promise<void>;
   /** waits for one of the node's connect slots (so 2,000 sessions do not all log in at the same moment); call the result to free it */
   connectSlot?(): Promise<() => void>;
+  /** waits until the node's sessions hold few enough fetched bytes to fetch `bytes` more (SyncOptions.fetchBudgetBytes); call the result once they are stored */
+  fetchBudget?(bytes: number): Promise<() => void>;
   /** a new incoming message recorded after the initial sync (campaign queues) */
   onInbound?(e: { tenantId: string; accountId: string; messagePk: string }): Promise<unknown>;
   options: SyncOptions;
@@ -220,9 +222,11 @@ export abstract class MailboxSession {
 }
 
 /**
- * At most `n` holders at a time, first come first served: bounds how many sessions connect and
- * sign in at once, so a node that starts (or takes over a dead node's mailboxes) does not swamp
- * its mail servers with simultaneous TLS handshakes and logins.
+ * At most `n` units held at a time, first come first served: bounds how many sessions connect and
+ * sign in at once (one unit each), so a node that starts (or takes over a dead node's mailboxes)
+ * does not swamp its mail servers with simultaneous TLS handshakes and logins; and how many bytes
+ * of fetched mail the node's sessions hold at once (a batch's size each). A take larger than `n`
+ * is granted when nothing else is held, so it waits but never forever.
  *
  * @example
  *   const slots = new Slots(20);
@@ -231,24 +235,32 @@ export abstract class MailboxSession {
  */
 export class Slots {
   private used = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Array<{ units: number; grant: () => void }> = [];
 
   constructor(private readonly n: number) {}
 
-  take(): Promise<() => void> {
+  take(units = 1): Promise<() => void> {
     return new Promise((resolve) => {
       const grant = () => {
-        this.used++;
+        this.used += units;
         let freed = false;
         resolve(() => {
           if (freed) return;
           freed = true;
-          this.used--;
-          this.waiting.shift()?.();
+          this.used -= units;
+          this.drain();
         });
       };
-      if (this.used < this.n) grant();
-      else this.waiting.push(grant);
+      if (this.waiting.length === 0 && this.fits(units)) grant();
+      else this.waiting.push({ units, grant });
     });
+  }
+
+  private fits(units: number): boolean {
+    return this.used === 0 || this.used + units <= this.n;
+  }
+
+  private drain(): void {
+    while (this.waiting.length && this.fits(this.waiting[0]!.units)) this.waiting.shift()!.grant();
   }
 }

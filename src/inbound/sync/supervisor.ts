@@ -72,6 +72,7 @@ export class SyncSupervisor {
   private ticking: Promise<void> | null = null;
   private stopped = true;
   private readonly slots: Slots;
+  private readonly fetchBudget: Slots;
   /** shared by every session of this node */
   private sessionDeps: SessionDeps | null = null;
 
@@ -81,6 +82,7 @@ export class SyncSupervisor {
     o.scanMs = Math.min(o.scanMs, Math.floor(o.leaseMs / 3));
     this.options = o;
     this.slots = new Slots(o.connectConcurrency);
+    this.fetchBudget = new Slots(o.fetchBudgetBytes);
     this.now = deps.now ?? (() => new Date());
     this.log = deps.logger.child({ module: 'sync' });
     this.nodeId = deps.nodeId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -269,7 +271,7 @@ export class SyncSupervisor {
     // dictionary-mode objects (about 1.6 KB for ours), a plain copy is a fraction of that
     const account: AccountRow = { ...row };
     const hints = this.deps.providerHints(account);
-    const deps = (this.sessionDeps ??= { ...this.deps, options: this.options, logger: this.log, now: this.now, connectSlot: () => this.slots.take() });
+    const deps = (this.sessionDeps ??= { ...this.deps, options: this.options, logger: this.log, now: this.now, connectSlot: () => this.slots.take(), fetchBudget: (bytes) => this.fetchBudget.take(bytes) });
     const session: MailboxSession = endpointOf(account, 'imap')
       ? new ImapSession(account, lease, deps, { sentHint: hints.sentFolder })
       : new Pop3Session(account, lease, deps, { intervalMs: Math.max(this.options.popIntervalMs, (hints.popMinIntervalSeconds ?? 0) * 1000) });
