@@ -125,6 +125,18 @@ for (const { dialect, make } of DIALECTS) {
       assert.ok(stored.every((m) => m.threadId === parent!.threadId));
     });
 
+    test('in one batch a reply without references finds the earlier message by subject and contact', async () => {
+      const item = (raw: Buffer, uid: number) => ({ input: { tenantId: 'ten_a', accountId: 'acc_1', folder: 'INBOX', raw, uid, uidValidity: 99 } });
+      const [first, reply, stranger] = await service.ingestMany([
+        item(mail({ from: 'jan@example.test', to: OWN, subject: 'Invoice 7', id: '<s1@example.test>', date: 'Tue, 1 Jan 2030 09:00:00 +0000' }), 1),
+        item(mail({ from: 'jan@example.test', to: OWN, subject: 'RE: Invoice 7', id: '<s2@example.test>', date: 'Tue, 1 Jan 2030 11:00:00 +0000' }), 2),
+        item(mail({ from: 'kay@example.test', to: OWN, subject: 'Re: Invoice 7', id: '<s3@example.test>', date: 'Tue, 1 Jan 2030 12:00:00 +0000' }), 3),
+      ]);
+      assert.equal(reply!.threadId, first!.threadId);
+      assert.notEqual(stranger!.threadId, first!.threadId, 'no shared contact: a thread of its own');
+      assert.equal((await service.get('ten_a', reply!.id)).threadId, first!.threadId);
+    });
+
     test('a batch that meets a taken place rolls back and records one message at a time', async () => {
       // two messages claiming the same place: the second finds it taken inside the batch transaction
       const results = await service.ingestMany([

@@ -221,7 +221,11 @@ export class CorrespondenceService {
     if (pending.length === 1) await recordAll(repo);
     else if (pending.length > 1) {
       try {
-        await repo.transaction(async (tx) => recordAll(tx, await BatchIndex.load(tx, account.id, pending)));
+        await repo.transaction(async (tx) => {
+          const batch = await BatchIndex.load(tx, account.id, pending);
+          await recordAll(tx, batch);
+          await batch.flush(tx);
+        });
       } catch (err) {
         if (!(err instanceof RecordConflict)) throw err;
         await recordAll(repo);
@@ -243,12 +247,16 @@ export class CorrespondenceService {
       const existing = batch ? batch.byMessageId(parsed.messageId) : await repo.findByMessageId(account.id, parsed.messageId);
       if (existing) {
         // seen again (Sent after sending, or another folder): one record, what it adds is kept
-        const firstSighting = source !== undefined && (await repo.sourceCount(existing.id)) === 0;
-        if (source) await repo.addSource(existing.id, source, now);
+        const newInBatch = batch?.isPending(existing.id) ?? false;
+        const firstSighting = source !== undefined && (newInBatch ? batch!.sightings(existing.id) : await repo.sourceCount(existing.id)) === 0;
         const patch: { outbox_id?: string; folder?: string; updated_at: string } = { updated_at: now };
         if (!existing.outbox_id && m.outboxId) patch.outbox_id = m.outboxId;
         if (firstSighting && existing.outbox_id) patch.folder = input.folder;
-        if (patch.outbox_id || patch.folder) await repo.update(existing.id, patch);
+        if (newInBatch) batch!.addSighting(existing.id, source, patch);
+        else {
+          if (source) await repo.addSource(existing.id, source, now);
+          if (patch.outbox_id || patch.folder) await repo.update(existing.id, patch);
+        }
         return resultOf(existing, false);
       }
     }
@@ -276,7 +284,10 @@ export class CorrespondenceService {
       mergeThreads = [...new Set(related.map((r) => r.thread_id))].filter((t) => t !== threadId);
     } else if (refs.length > 0 || isReplySubject(parsed.subject)) {
       const t = Date.parse(date);
-      threadId = await repo.threadBySubject(account.id, key, contacts, new Date(t - SUBJECT_WINDOW_MS).toISOString(), new Date(t + 24 * 3600 * 1000).toISOString());
+      const [since, until] = [new Date(t - SUBJECT_WINDOW_MS).toISOString(), new Date(t + 24 * 3600 * 1000).toISOString()];
+      const stored = await repo.threadBySubject(account.id, key, contacts, since, until);
+      const fresh = batch?.bySubject(key, contacts, since, until);
+      threadId = (fresh && (!stored || fresh.date > stored.date) ? fresh : stored)?.thread_id;
     }
 
     const id = newId('eml', this.now().getTime());
@@ -307,8 +318,13 @@ export class CorrespondenceService {
       created_at: now,
       updated_at: now,
     };
-    const { row: stored, created } = await repo.insert({ row, contacts, refs, source, mergeThreads });
-    batch?.recorded(stored, refs, mergeThreads);
+    let stored: MailMessageSummary;
+    let created = true;
+    if (batch) {
+      // stored with the rest of the batch at its end; the threads it folds are folded now
+      await repo.foldThreads(row.thread_id, mergeThreads);
+      stored = batch.add({ row, contacts, refs, source, mergeThreads });
+    } else ({ row: stored, created } = await repo.insert({ row, contacts, refs, source, mergeThreads }));
     if (created && direction === 'in' && !input.backlog) {
       received.push({ id: stored.id, accountId: account.id, messageId: stored.message_id, threadId: stored.thread_id, folder: stored.folder, from: parsed.from, subject: stored.subject, date: stored.date });
     }

@@ -90,7 +90,7 @@ for (const { dialect, make } of DIALECTS) {
     test('subject fallback needs the same account, key, a shared contact and the time window', async () => {
       const row = mail({ account_id: 'acc_s', thread_id: 'thr_subject', subject_key: 'angebot', date: at(1000) });
       await repo.correspondence.insert({ row, contacts: ['carol@example.test'], refs: [] });
-      const find = (key: string, contacts: string[], since: string, until: string, account = 'acc_s') => repo.correspondence.threadBySubject(account, key, contacts, since, until);
+      const find = (key: string, contacts: string[], since: string, until: string, account = 'acc_s') => repo.correspondence.threadBySubject(account, key, contacts, since, until).then((r) => r?.thread_id);
       assert.equal(await find('angebot', ['carol@example.test'], at(900), at(1100)), 'thr_subject');
       assert.equal(await find('angebot', ['dave@example.test'], at(900), at(1100)), undefined, 'another contact');
       assert.equal(await find('angebot', ['carol@example.test'], at(1001), at(1100)), undefined, 'outside the window');

@@ -72,6 +72,9 @@ const SOURCE_TAKEN = new Error('source already recorded');
 /** The key of a place in a folder, as {@link CorrespondenceRepository.findBySources} maps it. */
 export const sourceKey = (s: Pick<MailSource, 'folder' | 'uidValidity' | 'uid'>): string => `${s.uidValidity}:${s.uid}:${s.folder}`;
 
+/** Rows per multi-row insert (21 columns at most: well below both dialects' bound-parameter limits). */
+const BULK_ROWS = 50;
+
 /** IN lists are cut to this many values (SQLite's and PostgreSQL's bound-parameter limits are far above). */
 const IN_CHUNK = 500;
 
@@ -252,12 +255,12 @@ export class CorrespondenceRepository {
   }
 
   /** The thread of the latest message with the same subject key that shares a contact, within [since, until]. */
-  async threadBySubject(accountId: string, subjectKey: string, contacts: string[], since: string, until: string): Promise<string | undefined> {
+  async threadBySubject(accountId: string, subjectKey: string, contacts: string[], since: string, until: string): Promise<{ thread_id: string; date: string } | undefined> {
     if (!subjectKey || contacts.length === 0) return undefined;
-    const r = await this.db
+    return this.db
       .selectFrom('mail_messages as m')
       .innerJoin('mail_message_contacts as c', 'c.message_pk', 'm.id')
-      .select('m.thread_id')
+      .select(['m.thread_id', 'm.date'])
       .where('m.account_id', '=', accountId)
       .where('m.subject_key', '=', subjectKey)
       .where('m.date', '>=', since)
@@ -266,7 +269,6 @@ export class CorrespondenceRepository {
       .orderBy('m.date', 'desc')
       .limit(1)
       .executeTakeFirst();
-    return r?.thread_id;
   }
 
   /**
@@ -308,8 +310,44 @@ export class CorrespondenceRepository {
     // another ingest of the same place won the race: roll this one back, answer with that one
     if (m.source && !(await this.addSource(m.row.id, m.source, m.row.created_at, tx))) throw SOURCE_TAKEN;
     const others = (m.mergeThreads ?? []).filter((t) => t !== m.row.thread_id);
+    if (others.length) await this.foldThreads(m.row.thread_id, others, tx);
+  }
+
+  /** Moves the messages of threads `others` into thread `into`. */
+  async foldThreads(into: string, others: string[], db: Kysely<Database> = this.db): Promise<void> {
     // thread ids are unique (a thread never spans accounts); with account_id in the filter too, SQLite walked the account's index instead
-    if (others.length) await tx.updateTable('mail_messages').set({ thread_id: m.row.thread_id }).where('thread_id', 'in', others).execute();
+    if (others.length) await db.updateTable('mail_messages').set({ thread_id: into }).where('thread_id', 'in', others).execute();
+  }
+
+  /**
+   * Stores new messages with their contacts, references and places, a table at a time (a batch's
+   * messages, inside its transaction: threads are already settled, see BatchIndex). A place or a
+   * Message-ID already taken throws, which rolls the transaction back ({@link transaction}).
+   */
+  async insertMany(messages: Array<NewMailMessage & { sources: MailSource[] }>): Promise<void> {
+    const rows = messages.map((m) => {
+      const { text: _t, html: _h, headers_json: _j, raw: _r, ...row } = m.row;
+      return row;
+    });
+    await this.insertChunked('mail_messages', rows);
+    await this.insertChunked('mail_message_bodies', messages.map(({ row }) => ({ message_pk: row.id, text: row.text, html: row.html, headers_json: row.headers_json, raw: row.raw })));
+    await this.insertChunked('mail_message_contacts', messages.flatMap(({ row, contacts }) => [...new Set(contacts)].map((address) => ({ message_pk: row.id, tenant_id: row.tenant_id, account_id: row.account_id, address, date: row.date }))));
+    await this.insertChunked('mail_message_refs', messages.flatMap(({ row, refs }) => [...new Set(refs)].map((ref) => ({ message_pk: row.id, account_id: row.account_id, ref }))));
+    const sources = messages.flatMap(({ row, sources: list }) =>
+      list.map((s) => ({ message_pk: row.id, account_id: s.accountId, folder: s.folder, uid_validity: s.uidValidity, uid: s.uid, created_at: row.created_at, flags: s.flags ? JSON.stringify(s.flags) : null, modseq: s.modseq ?? null, expunged_at: null })),
+    );
+    for (const part of chunked(sources, BULK_ROWS)) {
+      const r = await this.shapes.run(this.db, `sources:${part.length}`, part.flatMap(Object.values), () =>
+        this.db.insertInto('mail_message_sources').values(part).onConflict((oc) => oc.columns(['account_id', 'folder', 'uid_validity', 'uid']).doNothing()).compile(),
+      );
+      if (Number(r.numAffectedRows ?? 0n) !== part.length) throw SOURCE_TAKEN;
+    }
+  }
+
+  private async insertChunked<T extends 'mail_messages' | 'mail_message_bodies' | 'mail_message_contacts' | 'mail_message_refs'>(table: T, rows: Array<Record<string, unknown>>): Promise<void> {
+    for (const part of chunked(rows, BULK_ROWS)) {
+      await this.shapes.run(this.db, `${table}:${part.length}`, part.flatMap(Object.values), () => this.db.insertInto(table).values(part as never).compile());
+    }
   }
 
   /** Sets what a later sighting learns: the outbox job that sent it, the real folder name. */
