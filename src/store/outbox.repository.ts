@@ -1,4 +1,5 @@
 import { CompiledQuery, sql, type Kysely, type Selectable, type Transaction, type Updateable } from 'kysely';
+import { CompiledShapes } from './compiled.js';
 import type { DialectName } from './database.js';
 import type { Database, OutboxTable } from './schema.js';
 
@@ -59,8 +60,8 @@ export class OutboxRepository {
   /** `insert ... on conflict do nothing returning id` for one row, compiled once: it runs for every accepted message */
   private readonly insertSql: string;
   private readonly insertBodySql: string;
-  /** outcome updates by the columns they set (see finishIn) */
-  private readonly finishSql = new Map<string, string>();
+  /** outcome updates, compiled once per set of columns they set (see finishIn) */
+  private readonly shapes = new CompiledShapes();
 
   constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName) {
     const template = Object.fromEntries(COLUMNS.map((c) => [c, ''])) as unknown as OutboxSummary;
@@ -273,17 +274,10 @@ export class OutboxRepository {
     // its parameters: building and compiling the query cost about as much as running it
     const set: Record<string, unknown> = { locked_by: null, locked_until: null };
     for (const [k, v] of Object.entries(patch)) if (v !== undefined) set[k] = v;
-    const columns = Object.keys(set).join(',');
     const params = [...Object.values(set), id, 'sending', token];
-    let query: CompiledQuery;
-    const text = this.finishSql.get(columns);
-    if (text !== undefined) query = CompiledQuery.raw(text, params);
-    else {
-      query = db.updateTable('outbox').set(set as OutboxPatch).where('id', '=', id).where('status', '=', 'sending').where('locked_by', '=', token).compile();
-      // kept only when its parameters are exactly these, in this order (else compiled each time)
-      if (query.parameters.length === params.length && query.parameters.every((p, i) => p === params[i])) this.finishSql.set(columns, query.sql);
-    }
-    const result = await db.executeQuery(query);
+    const result = await this.shapes.run(db, Object.keys(set).join(','), params, () =>
+      db.updateTable('outbox').set(set as OutboxPatch).where('id', '=', id).where('status', '=', 'sending').where('locked_by', '=', token).compile(),
+    );
     return Number(result.numAffectedRows ?? 0) === 1;
   }
 
