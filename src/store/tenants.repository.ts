@@ -30,12 +30,20 @@ export class TenantsRepository {
 
   /** The tenant a key hash belongs to, touching last_used_at at most once a minute. */
   async findByKeyHash(hash: string, now: string): Promise<TenantRow | undefined> {
-    const key = await this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', hash).executeTakeFirst();
-    if (!key) return undefined;
-    if (!key.last_used_at || Date.parse(now) - Date.parse(key.last_used_at) > 60_000) {
-      await this.db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', key.id).execute();
+    // one query per API request: the key and its tenant together
+    const found = await this.db
+      .selectFrom('api_keys as k')
+      .innerJoin('tenants as t', 't.id', 'k.tenant_id')
+      .selectAll('t')
+      .select(['k.id as key_id', 'k.last_used_at as key_used_at'])
+      .where('k.key_hash', '=', hash)
+      .executeTakeFirst();
+    if (!found) return undefined;
+    const { key_id, key_used_at, ...tenant } = found;
+    if (!key_used_at || Date.parse(now) - Date.parse(key_used_at) > 60_000) {
+      await this.db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', key_id).execute();
     }
-    return this.get(key.tenant_id);
+    return tenant;
   }
 
   async addKey(key: ApiKeyRow): Promise<void> {
