@@ -18,7 +18,6 @@ import { WebhookDispatcher, type DispatcherOptions } from './events/dispatcher.j
 import { buildServer } from './api/server.js';
 import { newToken } from './core/ids.js';
 import { createLimiter, createOutbound, type Outbound, type OutboundOptions } from './outbound/outbound.js';
-import { recordSentHook } from './outbound/sent-record.js';
 import { limitSpecFor } from './outbound/limits.js';
 import { ConnectSessionsService } from './tenants/connect-sessions.service.js';
 import { MessageParser } from './inbound/parser.js';
@@ -168,7 +167,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   const campaigns = new CampaignsService({ repos, events: webhooks });
   const outbound = createOutbound({
     repos, accounts, catalog, guard, events: webhooks, limiter, logger, oauth,
-    recordSent: recordSentHook(correspondence),
+    recordSent: (job, parsed) => correspondence.recordSent(job, parsed),
     metrics,
     platformSmtpUrl: config.platformSmtpUrl, platformFrom: config.platformFrom,
     options: { ...options.outbound, worker: { visibilityTimeoutMs: config.sendVisibilityMs, ...options.outbound?.worker } },

@@ -1,4 +1,4 @@
-import type { CorrespondenceRepository, MailMessageSummary, MailSource, NewMailMessage } from '../store/index.js';
+import { summaryOf, type CorrespondenceRepository, type MailMessageSummary, type MailSource, type NewMailMessage } from '../store/index.js';
 import type { ParsedMessage } from './parse.js';
 
 /**
@@ -53,7 +53,7 @@ export class BatchIndex {
       for (const p of this.pending.values()) if (gone.has(p.row.thread_id)) p.row.thread_id = row.thread_id;
     }
     this.pending.set(row.id, { ...m, sources: m.source ? [m.source] : [] });
-    const { raw: _raw, text: _text, html: _html, headers_json: _headers, subject_key: _key, attachments_json: _att, size: _size, created_at: _c, updated_at: _u, ...summary } = row;
+    const summary = summaryOf(row);
     if (row.message_id && !this.messages.has(row.message_id)) this.messages.set(row.message_id, summary);
     for (const r of new Set(m.refs)) this.refer(r, { thread_id: row.thread_id, date: row.date });
     return summary;

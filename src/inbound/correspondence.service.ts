@@ -334,12 +334,13 @@ export class CorrespondenceService {
   /**
    * The send worker's hook: records a message it has just sent through an account (not platform
    * sends, which belong to no mailbox), linked to its outbox job. The Bcc recipients, absent from
-   * the bytes, count as contacts. A later sighting in Sent adds to this record.
+   * the bytes, count as contacts. A later sighting in Sent adds to this record. `parsed`: what the
+   * message says when the worker knows it (built from the draft it composed): then no parse.
    *
    * @example
-   *   await correspondence.recordSent(job); // after the job is `sent`
+   *   await correspondence.recordSent(job, sentRecordOf(draft, raw) ?? undefined); // after the job is `sent`
    */
-  async recordSent(job: Pick<OutboxRow, 'id' | 'tenant_id' | 'account_id' | 'raw' | 'recipients'>, sentFolder = 'Sent'): Promise<IngestResult | undefined> {
+  async recordSent(job: Pick<OutboxRow, 'id' | 'tenant_id' | 'account_id' | 'raw' | 'recipients'>, parsed?: ParsedMessage): Promise<IngestResult | undefined> {
     if (!job.account_id) return undefined;
     let recipients: string[] = [];
     try {
@@ -348,7 +349,7 @@ export class CorrespondenceService {
     } catch {
       // recipients are also in the message's own To and Cc
     }
-    return this.ingest({ tenantId: job.tenant_id, accountId: job.account_id, folder: sentFolder, direction: 'out', raw: job.raw }, { outboxId: job.id, bcc: recipients });
+    return this.ingest({ tenantId: job.tenant_id, accountId: job.account_id, folder: 'Sent', direction: 'out', raw: job.raw }, { outboxId: job.id, bcc: recipients, parsed });
   }
 
   async list(tenantId: string, q: CorrespondenceQuery): Promise<{ items: MessageView[]; nextCursor: string | null }> {

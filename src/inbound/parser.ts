@@ -9,12 +9,12 @@
  *   const parsed = await parser.parseMany(fetched.map((m) => m.source));
  *   await parser.close();
  */
+import { moduleBeside } from '../core/modules.js';
 import { TaskThreads } from '../core/task-threads.js';
 import { parseMessage, type ParseLimits, type ParsedMessage } from './parse.js';
-import type { ParseTask } from './parse.worker.js';
+import parseAll, { type ParseTask } from './parse.worker.js';
 
-// the built .js, or under tsx (tests, scripts) the .ts source: a module loaded by piscina is not remapped by tsx
-const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './parse.worker.ts' : './parse.worker.js', import.meta.url).href;
+const WORKER_FILE = moduleBeside(import.meta.url, 'parse.worker').href;
 
 /** Fewer messages than this are parsed on the calling thread. */
 const OFFLOAD_FROM = 8;
@@ -34,7 +34,8 @@ export class MessageParser {
       file: WORKER_FILE,
       threads: options.threads,
       perTask: 50,
-      inline: (tasks) => Promise.all(tasks.map((t) => parseMessage(Buffer.from(t.raw.buffer, t.raw.byteOffset, t.raw.byteLength), t.limits))),
+      // the worker's own function, on this thread
+      inline: parseAll,
       onThreadFailure: options.onThreadFailure,
     });
   }

@@ -13,13 +13,13 @@
  *   const raw = await composer.compose(job.draft, true);
  *   await composer.close();
  */
+import { moduleBeside } from '../core/modules.js';
 import { TaskThreads } from '../core/task-threads.js';
 import { composeDraft } from './draft.js';
 import { Batcher } from './batcher.js';
 import type { ComposeResult } from './compose.worker.js';
 
-// the built .js, or under tsx (tests, scripts) the .ts source: a module loaded by piscina is not remapped by tsx
-const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './compose.worker.ts' : './compose.worker.js', import.meta.url).href;
+const WORKER_FILE = moduleBeside(import.meta.url, 'compose.worker').href;
 
 export interface ComposerOptions {
   /** worker threads at most; 0 composes everything on the calling thread (default: one less than the CPUs, at least 1, at most 4) */

@@ -13,11 +13,9 @@
  *
  * @example
  *   const parsed = sentRecordOf(job.draft, job.raw); // null: parse the bytes instead
- *   await correspondence.ingest({ ...input, raw: job.raw }, { outboxId: job.id, parsed: parsed ?? undefined });
+ *   await correspondence.recordSent(job, parsed ?? undefined);
  */
 import type { ParsedAttachment, ParsedMessage } from '../inbound/parse.js';
-import type { IngestExtra, IngestInput } from '../inbound/correspondence.service.js';
-import type { OutboxRow } from '../store/index.js';
 import { snippetOf } from '../inbound/parse.js';
 import { readDraft } from './draft.js';
 import type { MimeAddress } from '../protocols/mime.js';
@@ -152,33 +150,5 @@ export function sentRecordOf(draft: string, raw: Buffer): ParsedMessage | null {
     attachments: parts,
     snippet: snippetOf(text),
     parseError: null,
-  };
-}
-
-/** What {@link recordSentHook} needs of the correspondence service (the inbound module). */
-export interface SentRecorder {
-  recordSent(job: OutboxRow): Promise<unknown>;
-  ingest(input: IngestInput, extra: IngestExtra): Promise<unknown>;
-}
-
-/**
- * The send worker's `recordSent` hook: with the record built from the draft, the message is
- * recorded as `CorrespondenceService.recordSent` records it (an account's send, in Sent, linked to
- * its job, the Bcc recipients as contacts) without parsing it; without one, by `recordSent` itself.
- *
- * @example
- *   createOutbound({ ..., recordSent: recordSentHook(correspondence) });
- */
-export function recordSentHook(correspondence: SentRecorder): (job: OutboxRow, parsed?: ParsedMessage) => Promise<unknown> {
-  return async (job, parsed) => {
-    if (!parsed || !job.account_id) return correspondence.recordSent(job);
-    let bcc: string[] = [];
-    try {
-      const list = JSON.parse(job.recipients) as unknown;
-      if (Array.isArray(list)) bcc = list.filter((r): r is string => typeof r === 'string');
-    } catch {
-      // the recipients are also in the message's own To and Cc
-    }
-    return correspondence.ingest({ tenantId: job.tenant_id, accountId: job.account_id, folder: 'Sent', direction: 'out', raw: job.raw }, { outboxId: job.id, bcc, parsed });
   };
 }

@@ -69,6 +69,15 @@ export class RecordConflict extends Error {
 
 const SOURCE_TAKEN = new Error('source already recorded');
 
+/** What lists need of a whole message: its summary columns. */
+export const summaryOf = (row: MailMessageRow): MailMessageSummary => Object.fromEntries(SUMMARY.map((k) => [k, row[k]])) as MailMessageSummary;
+
+/** The mail_message_sources row of a place a message was seen in. */
+const sourceRow = (messagePk: string, s: MailSource, now: string) => ({
+  message_pk: messagePk, account_id: s.accountId, folder: s.folder, uid_validity: s.uidValidity, uid: s.uid, created_at: now,
+  flags: s.flags ? JSON.stringify(s.flags) : null, modseq: s.modseq ?? null, expunged_at: null,
+});
+
 /** The key of a place in a folder, as {@link CorrespondenceRepository.findBySources} maps it. */
 export const sourceKey = (s: Pick<MailSource, 'folder' | 'uidValidity' | 'uid'>): string => `${s.uidValidity}:${s.uid}:${s.folder}`;
 
@@ -195,10 +204,7 @@ export class CorrespondenceRepository {
 
   /** Records one more place a message was seen; false when that place was already recorded. */
   async addSource(messagePk: string, s: MailSource, now: string, db: Kysely<Database> = this.db): Promise<boolean> {
-    const row = {
-      message_pk: messagePk, account_id: s.accountId, folder: s.folder, uid_validity: s.uidValidity, uid: s.uid, created_at: now,
-      flags: s.flags ? JSON.stringify(s.flags) : null, modseq: s.modseq ?? null, expunged_at: null,
-    };
+    const row = sourceRow(messagePk, s, now);
     const r = await this.shapes.run(db, 'source', Object.values(row), () =>
       db.insertInto('mail_message_sources').values(row).onConflict((oc) => oc.columns(['account_id', 'folder', 'uid_validity', 'uid']).doNothing()).compile(),
     );
@@ -293,24 +299,13 @@ export class CorrespondenceRepository {
         return { row: same, created: false };
       }
     }
-    const { raw: _raw, ...rest } = m.row;
-    const summary = Object.fromEntries(SUMMARY.map((k) => [k, rest[k]])) as MailMessageSummary;
-    return { row: summary, created: true };
+    return { row: summaryOf(m.row), created: true };
   }
 
   private async insertRows(tx: Kysely<Database>, m: NewMailMessage): Promise<void> {
-    const { text, html, headers_json, raw, ...row } = m.row;
-    await this.shapes.run(tx, 'message', Object.values(row), () => tx.insertInto('mail_messages').values(row).compile());
-    const body = { message_pk: row.id, text, html, headers_json, raw };
-    await this.shapes.run(tx, 'body', Object.values(body), () => tx.insertInto('mail_message_bodies').values(body).compile());
-    const contacts = [...new Set(m.contacts)].map((address) => ({ message_pk: row.id, tenant_id: row.tenant_id, account_id: row.account_id, address, date: row.date }));
-    if (contacts.length) await this.shapes.run(tx, `contacts:${contacts.length}`, contacts.flatMap(Object.values), () => tx.insertInto('mail_message_contacts').values(contacts).compile());
-    const refs = [...new Set(m.refs)].map((ref) => ({ message_pk: row.id, account_id: row.account_id, ref }));
-    if (refs.length) await this.shapes.run(tx, `refs:${refs.length}`, refs.flatMap(Object.values), () => tx.insertInto('mail_message_refs').values(refs).compile());
-    // another ingest of the same place won the race: roll this one back, answer with that one
-    if (m.source && !(await this.addSource(m.row.id, m.source, m.row.created_at, tx))) throw SOURCE_TAKEN;
-    const others = (m.mergeThreads ?? []).filter((t) => t !== m.row.thread_id);
-    if (others.length) await this.foldThreads(m.row.thread_id, others, tx);
+    // another ingest of the same place won the race: insertMany throws, this one is rolled back and answered with that one
+    await this.insertMany([{ ...m, sources: m.source ? [m.source] : [] }], tx);
+    await this.foldThreads(m.row.thread_id, (m.mergeThreads ?? []).filter((t) => t !== m.row.thread_id), tx);
   }
 
   /** Moves the messages of threads `others` into thread `into`. */
@@ -324,29 +319,26 @@ export class CorrespondenceRepository {
    * messages, inside its transaction: threads are already settled, see BatchIndex). A place or a
    * Message-ID already taken throws, which rolls the transaction back ({@link transaction}).
    */
-  async insertMany(messages: Array<NewMailMessage & { sources: MailSource[] }>): Promise<void> {
+  async insertMany(messages: Array<NewMailMessage & { sources: MailSource[] }>, db: Kysely<Database> = this.db): Promise<void> {
     const rows = messages.map((m) => {
       const { text: _t, html: _h, headers_json: _j, raw: _r, ...row } = m.row;
       return row;
     });
-    await this.insertChunked('mail_messages', rows);
-    await this.insertChunked('mail_message_bodies', messages.map(({ row }) => ({ message_pk: row.id, text: row.text, html: row.html, headers_json: row.headers_json, raw: row.raw })));
-    await this.insertChunked('mail_message_contacts', messages.flatMap(({ row, contacts }) => [...new Set(contacts)].map((address) => ({ message_pk: row.id, tenant_id: row.tenant_id, account_id: row.account_id, address, date: row.date }))));
-    await this.insertChunked('mail_message_refs', messages.flatMap(({ row, refs }) => [...new Set(refs)].map((ref) => ({ message_pk: row.id, account_id: row.account_id, ref }))));
-    const sources = messages.flatMap(({ row, sources: list }) =>
-      list.map((s) => ({ message_pk: row.id, account_id: s.accountId, folder: s.folder, uid_validity: s.uidValidity, uid: s.uid, created_at: row.created_at, flags: s.flags ? JSON.stringify(s.flags) : null, modseq: s.modseq ?? null, expunged_at: null })),
-    );
-    for (const part of chunked(sources, BULK_ROWS)) {
-      const r = await this.shapes.run(this.db, `sources:${part.length}`, part.flatMap(Object.values), () =>
-        this.db.insertInto('mail_message_sources').values(part).onConflict((oc) => oc.columns(['account_id', 'folder', 'uid_validity', 'uid']).doNothing()).compile(),
+    await this.insertChunked(db, 'mail_messages', rows);
+    await this.insertChunked(db, 'mail_message_bodies', messages.map(({ row }) => ({ message_pk: row.id, text: row.text, html: row.html, headers_json: row.headers_json, raw: row.raw })));
+    await this.insertChunked(db, 'mail_message_contacts', messages.flatMap(({ row, contacts }) => [...new Set(contacts)].map((address) => ({ message_pk: row.id, tenant_id: row.tenant_id, account_id: row.account_id, address, date: row.date }))));
+    await this.insertChunked(db, 'mail_message_refs', messages.flatMap(({ row, refs }) => [...new Set(refs)].map((ref) => ({ message_pk: row.id, account_id: row.account_id, ref }))));
+    for (const part of chunked(messages.flatMap(({ row, sources }) => sources.map((s) => sourceRow(row.id, s, row.created_at))), BULK_ROWS)) {
+      const r = await this.shapes.run(db, `sources:${part.length}`, part.flatMap(Object.values), () =>
+        db.insertInto('mail_message_sources').values(part).onConflict((oc) => oc.columns(['account_id', 'folder', 'uid_validity', 'uid']).doNothing()).compile(),
       );
       if (Number(r.numAffectedRows ?? 0n) !== part.length) throw SOURCE_TAKEN;
     }
   }
 
-  private async insertChunked<T extends 'mail_messages' | 'mail_message_bodies' | 'mail_message_contacts' | 'mail_message_refs'>(table: T, rows: Array<Record<string, unknown>>): Promise<void> {
+  private async insertChunked(db: Kysely<Database>, table: 'mail_messages' | 'mail_message_bodies' | 'mail_message_contacts' | 'mail_message_refs', rows: Array<Record<string, unknown>>): Promise<void> {
     for (const part of chunked(rows, BULK_ROWS)) {
-      await this.shapes.run(this.db, `${table}:${part.length}`, part.flatMap(Object.values), () => this.db.insertInto(table).values(part as never).compile());
+      await this.shapes.run(db, `${table}:${part.length}`, part.flatMap(Object.values), () => db.insertInto(table).values(part as never).compile());
     }
   }
 

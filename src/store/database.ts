@@ -5,6 +5,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.js';
+import { moduleBeside } from '../core/modules.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -34,8 +35,7 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
   };
 }
 
-// the built .js, or under tsx (tests, scripts) the .ts source
-const CHECKPOINT_WORKER = new URL(import.meta.url.endsWith('.ts') ? './checkpoint.worker.ts' : './checkpoint.worker.js', import.meta.url);
+const CHECKPOINT_WORKER = moduleBeside(import.meta.url, 'checkpoint.worker');
 /**
  * The worker's entry (a data: URL): imports the module, or under tsx (tests, scripts) requires the
  * .ts source, as piscina's workers do: tsx's require hook works in a worker thread, its import hook

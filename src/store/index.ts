@@ -16,7 +16,7 @@ export { migrateToLatest, ping } from './migrations.js';
 export type { AccountRow, AccountPatch } from './accounts.repository.js';
 export type { TenantRow, ApiKeyRow } from './tenants.repository.js';
 export { ConnectSessionsRepository, type ConnectSessionRow } from './connect-sessions.repository.js';
-export { CorrespondenceRepository, RecordConflict, sourceKey, type MailMessageRow, type MailMessageSummary, type MailMessageDetail, type MailSource, type MailSourceView, type NewMailMessage, type MailListOptions } from './correspondence.repository.js';
+export { CorrespondenceRepository, RecordConflict, sourceKey, summaryOf, type MailMessageRow, type MailMessageSummary, type MailMessageDetail, type MailSource, type MailSourceView, type NewMailMessage, type MailListOptions } from './correspondence.repository.js';
 export { CampaignsRepository, type CampaignRow, type CampaignItemRow, type CampaignItemStatus, type CampaignCounts, type CampaignItemListOptions, type QueueableMessage } from './campaigns.repository.js';
 export { OAuthRepository, type OAuthAppRow, type OAuthStateRow, type OAuthTokenRow } from './oauth.repository.js';
 export { OutboxStatsRepository, ACTIVE_OUTBOX_STATUSES, type OutboxStats } from './outbox-stats.repository.js';
