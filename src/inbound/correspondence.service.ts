@@ -28,24 +28,19 @@ export interface IngestInput {
   modseq?: string | null;
 }
 
-export interface IngestExtra {
+/** One message of {@link CorrespondenceService.ingestMany}. */
+export interface IngestItem {
+  input: IngestInput;
   /** the outbox job that sent it (the send worker's own record) */
   outboxId?: string;
   /** Bcc recipients, absent from the bytes: contacts too */
   bcc?: string[];
-  /** the account, when the caller holds it (one read less per message) */
-  account?: AccountRow;
   /** what the message says, when the caller knows it already (e.g. it composed the message): no parse */
   parsed?: ParsedMessage;
 }
 
-/** One message of {@link CorrespondenceService.ingestMany}. */
-export interface IngestItem {
-  input: IngestInput;
-  outboxId?: string;
-  bcc?: string[];
-  parsed?: ParsedMessage;
-}
+/** What {@link CorrespondenceService.ingest} takes besides the input: an item's extras, and the account when the caller holds it (one read less). */
+export type IngestExtra = Omit<IngestItem, 'input'> & { account?: AccountRow };
 
 export interface IngestResult {
   id: string;
@@ -151,7 +146,8 @@ export class CorrespondenceService {
   }
 
   async ingest(input: IngestInput, extra: IngestExtra = {}): Promise<IngestResult> {
-    const [result] = await this.ingestMany([{ input, outboxId: extra.outboxId, bcc: extra.bcc, parsed: extra.parsed }], extra.account);
+    const { account, ...item } = extra;
+    const [result] = await this.ingestMany([{ input, ...item }], account);
     return result!;
   }
 
