@@ -1,11 +1,15 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, TenantsTable, ApiKeysTable } from './schema.js';
+import { CompiledShapes } from './compiled.js';
 
 export type TenantRow = Selectable<TenantsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 
 /** Tenants and their API keys (stored only as hashes). */
 export class TenantsRepository {
+  /** the reads every API request makes, compiled once */
+  private readonly shapes = new CompiledShapes();
+
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(tenant: TenantRow, key: ApiKeyRow): Promise<void> {
@@ -16,7 +20,8 @@ export class TenantsRepository {
   }
 
   async get(id: string): Promise<TenantRow | undefined> {
-    return this.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
+    const { rows } = await this.shapes.run(this.db, 'get', [id], () => this.db.selectFrom('tenants').selectAll().where('id', '=', id).compile());
+    return rows[0];
   }
 
   async list(): Promise<TenantRow[]> {
@@ -31,13 +36,16 @@ export class TenantsRepository {
   /** The tenant a key hash belongs to, touching last_used_at at most once a minute. */
   async findByKeyHash(hash: string, now: string): Promise<TenantRow | undefined> {
     // one query per API request: the key and its tenant together
-    const found = await this.db
-      .selectFrom('api_keys as k')
-      .innerJoin('tenants as t', 't.id', 'k.tenant_id')
-      .selectAll('t')
-      .select(['k.id as key_id', 'k.last_used_at as key_used_at'])
-      .where('k.key_hash', '=', hash)
-      .executeTakeFirst();
+    const { rows } = await this.shapes.run(this.db, 'byKeyHash', [hash], () =>
+      this.db
+        .selectFrom('api_keys as k')
+        .innerJoin('tenants as t', 't.id', 'k.tenant_id')
+        .selectAll('t')
+        .select(['k.id as key_id', 'k.last_used_at as key_used_at'])
+        .where('k.key_hash', '=', hash)
+        .compile(),
+    );
+    const found = rows[0];
     if (!found) return undefined;
     const { key_id, key_used_at, ...tenant } = found;
     if (!key_used_at || Date.parse(now) - Date.parse(key_used_at) > 60_000) {

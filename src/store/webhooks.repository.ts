@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DialectName } from './database.js';
+import { CompiledShapes } from './compiled.js';
 import type { Database, WebhookAttemptsTable, WebhookDeliveriesTable, WebhookEventsTable, WebhooksTable } from './schema.js';
 
 export type WebhookRow = Selectable<WebhooksTable>;
@@ -49,6 +50,8 @@ export interface DeliveryListOptions {
  *   const batch = await repo.claimDue(now, 10);
  */
 export class WebhooksRepository {
+  private readonly shapes = new CompiledShapes();
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: DialectName,
@@ -112,7 +115,10 @@ export class WebhooksRepository {
 
   /** The subscriptions of the event's tenant that want its type (or "*"), in id order. */
   private async subscribers(db: Kysely<Database>, event: Pick<WebhookEventRow, 'tenant_id' | 'type'>): Promise<Array<{ id: string; events: string }>> {
-    const hooks = await db.selectFrom('webhooks').select(['id', 'events']).where('tenant_id', '=', event.tenant_id).orderBy('id').execute();
+    // read for every event (and every sent message: wanted()), so compiled once
+    const { rows: hooks } = await this.shapes.run(db, 'subscribers', [event.tenant_id], () =>
+      db.selectFrom('webhooks').select(['id', 'events']).where('tenant_id', '=', event.tenant_id).orderBy('id').compile(),
+    );
     return hooks.filter((h) => {
       const types = JSON.parse(h.events) as string[];
       return types.includes('*') || types.includes(event.type);
