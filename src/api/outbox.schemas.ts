@@ -54,7 +54,14 @@ export const OutboxItem = Type.Object({
   sentCopy: Nullable(Type.String({ description: 'stored, skipped or failed; null while pending or for platform sends' })),
   via: Nullable(Type.String({ description: 'own (the account\'s SMTP) or platform (the platform processor, also when an account over its limits hands mail to it); null until sent' })),
   accepted: Type.Array(Type.String()),
-  rejected: Type.Array(Type.Object({ address: Type.String(), response: Type.String() })),
+  rejected: Type.Array(
+    Type.Object({
+      address: Type.String(),
+      response: Type.String(),
+      retryId: Type.Optional(Type.String({ description: 'refused for now (4xx): the follow-up job that sends to this address again' })),
+    }),
+  ),
+  retryOf: Nullable(Type.String({ description: 'a follow-up (recipients refused for now, sent to again): the job that first sent the message; null for an ordinary job' })),
   subject: Type.String(),
   sendAt: Nullable(Type.String()),
   createdAt: Type.String(),

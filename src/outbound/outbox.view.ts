@@ -24,7 +24,10 @@ export interface OutboxView {
   /** which way it went out: the account's own SMTP or the platform processor; null until sent */
   via: 'own' | 'platform' | null;
   accepted: string[];
-  rejected: Array<{ address: string; response: string }>;
+  /** `retryId`: the follow-up job that sends to a recipient refused for now (4xx) again */
+  rejected: Array<{ address: string; response: string; retryId?: string }>;
+  /** a follow-up: the job that first sent this message; null for an ordinary job */
+  retryOf: string | null;
   subject: string;
   sendAt: string | null;
   createdAt: string;
@@ -63,7 +66,8 @@ export function toOutboxView(row: OutboxSummary): OutboxView {
     sentCopy,
     via: row.via === 'own' || row.via === 'platform' ? row.via : null,
     accepted: json<string[]>(row.accepted, []),
-    rejected: json<Array<{ address: string; response: string }>>(row.rejected, []),
+    rejected: json<OutboxView['rejected']>(row.rejected, []),
+    retryOf: row.retry_of,
     subject: row.subject,
     sendAt: row.send_at,
     createdAt: row.created_at,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MailportError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
 import type { Credentials } from '../core/types.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import { endpointOf } from '../accounts/account.view.js';
@@ -93,6 +94,12 @@ export interface SendWorkerDeps {
 
 const AUTH_CODES = new Set(['AUTH_FAILED', 'APP_PASSWORD_REQUIRED', 'OAUTH_REQUIRED', 'OAUTH_REVOKED']);
 
+/** A recipient's reply that refuses it for now (4xx): the code opens the reply line, e.g. `452 4.2.2 Mailbox full`. */
+const TEMPORARY_REPLY = /^4\d\d(?:[ -]|$)/;
+
+/** A recipient the server refused while it took the message for others; `retryId`: the follow-up job that tries it again. */
+type Refusal = { address: string; response: string; retryId?: string };
+
 /**
  * A claimed job. `tenants`: the tenant rows read for the jobs of one claim, shared by them (one read
  * per tenant and claim, never older than the claim). `senderResolved`: the platform From was decided
@@ -102,6 +109,8 @@ const AUTH_CODES = new Set(['AUTH_FAILED', 'APP_PASSWORD_REQUIRED', 'OAUTH_REQUI
 type Job = OutboxJob & { token: string; tenants: Map<string, Promise<TenantRow | undefined>>; senderResolved?: boolean; composed?: boolean };
 /** A job with its message bytes. */
 type Ready = Job & { raw: Buffer };
+/** A job to store with its bytes: a follow-up (see {@link SendWorker.followUpOf}). */
+type FollowUp = OutboxSummary & { raw: Buffer };
 
 /** Where one job goes out. */
 type Route =
@@ -117,6 +126,8 @@ type Route =
  * provider's limit reply, or our own count, defers the job to when the window allows, or hands it
  * to the platform processor where the account allows that (`limits.fallbackToPlatform`). A second
  * loop stores copies in the Sent folder; a failed copy never makes a message look unsent.
+ * Recipients refused for now (4xx at RCPT TO) while the server took the message for others are
+ * sent to again by a follow-up job (`retry_of`), stored with the outcome.
  *
  * @example
  *   const worker = new SendWorker({ repos, accounts, catalog, limiter, pool, copier, events, platform, resolveTxt, logger });
@@ -248,10 +259,10 @@ export class SendWorker {
    * transaction): the Sent copy, the correspondence record and a later sighting in the mailbox are
    * those bytes. A platform send keeps its draft, from which the same message composes again.
    */
-  private finish(job: Job, patch: OutboxPatch): Promise<boolean> {
+  private finish(job: Job, patch: OutboxPatch, followUp?: FollowUp): Promise<boolean> {
     const p = job.senderResolved ? { ...patch, sender_resolved: 1 } : patch;
     const raw = job.composed && job.raw && patch.status === 'sent' && patch.via === 'own' ? job.raw : undefined;
-    return this.outcomes.push({ id: job.id, token: job.token, patch: p, raw });
+    return this.outcomes.push({ id: job.id, token: job.token, patch: p, raw, followUp });
   }
 
   private track(job: Job): Promise<void> {
@@ -476,22 +487,56 @@ export class SendWorker {
   }
 
   private async sent(job: Ready, route: Route, r: Extract<PoolSendResult, { ok: true }>): Promise<void> {
-    const at = this.now().toISOString();
-    const copy = route.kind === 'own' ? (endpointOf(route.account, 'imap') ? 'pending' : 'skipped') : null;
+    const now = this.now();
+    const at = now.toISOString();
+    // a follow-up's message is in Sent and recorded already: its first job did both
+    const first = !job.retry_of;
+    const copy = route.kind === 'own' ? (first && endpointOf(route.account, 'imap') ? 'pending' : 'skipped') : null;
+    const retry = this.followUpOf(job, r.rejected, now);
+    const followUp = retry?.job;
+    const rejected: Refusal[] = followUp ? r.rejected.map((x) => (TEMPORARY_REPLY.test(x.response) ? { ...x, retryId: followUp.id } : x)) : r.rejected;
     const patch: OutboxPatch = {
-      status: 'sent', attempts: job.attempts + 1, response: r.response, accepted: JSON.stringify(r.accepted), rejected: JSON.stringify(r.rejected),
+      status: 'sent', attempts: job.attempts + 1, response: r.response, accepted: JSON.stringify(r.accepted), rejected: JSON.stringify(rejected),
       sent_at: at, last_error: null, via: route.kind, updated_at: at,
     };
     // set only when there is a copy to make: a job is sent once, so these are still null, and leaving
     // them out of the update spares the write of their index (outbox_sent_copy) on every platform send
     if (copy !== null) Object.assign(patch, { sent_copy: copy, sent_copy_next_at: copy === 'pending' ? at : null });
-    if (!(await this.finish(job, patch))) return this.lost(job);
+    if (!(await this.finish(job, patch, followUp))) return this.lost(job);
     this.deps.metrics?.sendOutcome('sent');
-    this.log.info({ outboxId: job.id, accountId: job.account_id, accepted: r.accepted.length, rejected: r.rejected.length }, 'message sent');
-    await this.emit(job, 'message.sent', { messageId: job.message_id, via: route.kind, accepted: r.accepted, rejected: r.rejected, response: r.response, sentAt: at });
-    if (this.deps.recordSent) {
+    this.log.info({ outboxId: job.id, accountId: job.account_id, accepted: r.accepted.length, rejected: r.rejected.length, followUp: followUp?.id }, 'message sent');
+    await this.emit(job, 'message.sent', { messageId: job.message_id, via: route.kind, accepted: r.accepted, rejected, response: r.response, sentAt: at });
+    if (retry) await this.emit(retry.job, 'message.deferred', this.deferredData(retry.job, retry.err, retry.job.response));
+    if (this.deps.recordSent && first) {
       await this.deps.recordSent(job, this.recordOf(job)).catch((err) => this.log.warn({ err, outboxId: job.id }, 'sent message not recorded as correspondence'));
     }
+  }
+
+  /**
+   * The job that sends the message again to the recipients the server refused for now (4xx at
+   * RCPT TO) while it took it for the others; null when none was, or the message is too old for
+   * another attempt. The same message (the bytes of this job, Message-ID, sender; its From
+   * decided: no draft, no DMARC lookup again), deferred by the backoff of a first attempt, and as
+   * old as this job (`created_at`, `send_at`): its age limit is the first job's, as for any
+   * deferral. An account's message handed to the platform over its limits keeps the account's
+   * bytes, as its own job does: the follow-up is routed again when due.
+   */
+  private followUpOf(job: Ready, refused: Refusal[], now: Date): { job: FollowUp; err: MailportError } | null {
+    const later = refused.filter((x) => TEMPORARY_REPLY.test(x.response));
+    const deadline = this.deadlineOf(job);
+    if (later.length === 0 || now.getTime() >= deadline) return null;
+    const at = now.toISOString();
+    const recipients = [...new Set(later.map((x) => x.address))];
+    const reply = later[0]!.response;
+    const err = new MailportError('SEND_REJECTED', { message: `The server refused ${recipients.length === 1 ? 'this recipient' : 'these recipients'} for now while it took the message for others; sent to again later.`, response: reply });
+    const followUp: FollowUp = {
+      id: newId('msg', now.getTime()), tenant_id: job.tenant_id, account_id: job.account_id, status: 'deferred', idempotency_key: null, request_hash: null,
+      raw: job.raw, sender_resolved: 1, envelope_from: job.envelope_from, recipients: JSON.stringify(recipients), recipient_count: recipients.length,
+      message_id: job.message_id, subject: job.subject, attempts: 0, next_attempt_at: new Date(Math.min(now.getTime() + this.backoff(1), deadline)).toISOString(),
+      send_at: job.send_at, locked_by: null, locked_until: null, last_error: this.errorJson(err, reply, at), response: reply, accepted: null, rejected: null,
+      sent_at: null, sent_copy: null, sent_copy_attempts: 0, sent_copy_next_at: null, via: null, retry_of: job.retry_of ?? job.id, created_at: job.created_at, updated_at: at,
+    };
+    return { job: followUp, err };
   }
 
   /** The correspondence record of a message sent through its account as composed from its draft in this attempt (see sent-record.ts). */
@@ -516,11 +561,16 @@ export class SendWorker {
     await this.emit(job, 'message.failed', { messageId: job.message_id, error: { code: err.code, message: err.message, hint: err.hint ?? null, response: reply }, rejected });
   }
 
+  /** When a message still not sent is failed: `maxAgeMs` after it was due (a follow-up: after its first job was). */
+  private deadlineOf(job: OutboxSummary): number {
+    return Date.parse(job.send_at ?? job.created_at) + this.options.maxAgeMs;
+  }
+
   /** A temporary failure: again after the backoff, or failed once the message is too old. */
   private retryLater(job: Job, err: MailportError, attempted: boolean): Promise<void> {
     const at = this.now();
     const now = at.getTime();
-    const deadline = Date.parse(job.send_at ?? job.created_at) + this.options.maxAgeMs;
+    const deadline = this.deadlineOf(job);
     if (now >= deadline) return this.fail(job, err, null, attempted);
     const next = Math.min(now + this.backoff(job.attempts + 1), deadline);
     return this.defer(job, err, new Date(next), attempted, false, at);
@@ -542,16 +592,22 @@ export class SendWorker {
     if (err.code === 'LIMIT_REACHED') this.deps.metrics?.limitDeferral();
     this.log.info({ outboxId: job.id, accountId: job.account_id, code: err.code, nextAttemptAt: patch.next_attempt_at }, 'message deferred');
     if (quietIfSame && previous === err.code && job.status === 'deferred') return;
-    await this.emit(job, 'message.deferred', { messageId: job.message_id, attempts: patch.attempts, nextAttemptAt: patch.next_attempt_at, error: { code: err.code, message: err.message, hint: err.hint ?? null, response: reply } });
+    await this.emit(job, 'message.deferred', this.deferredData({ message_id: job.message_id, attempts: patch.attempts!, next_attempt_at: patch.next_attempt_at! }, err, reply));
+  }
+
+  /** The data of a `message.deferred` event (besides what {@link emit} adds). */
+  private deferredData(job: Pick<OutboxSummary, 'message_id' | 'attempts' | 'next_attempt_at'>, err: MailportError, reply: string | null): Record<string, unknown> {
+    return { messageId: job.message_id, attempts: job.attempts, nextAttemptAt: job.next_attempt_at, error: { code: err.code, message: err.message, hint: err.hint ?? null, response: reply } };
   }
 
   private lost(job: OutboxSummary): void {
     this.log.warn({ outboxId: job.id }, 'outbox job was taken over by another worker while in flight');
   }
 
+  /** `retryOf`: the first job of a follow-up's message, null for an ordinary one. */
   private async emit(job: OutboxSummary, type: 'message.sent' | 'message.deferred' | 'message.failed', data: Record<string, unknown>): Promise<void> {
     try {
-      await this.deps.events.emit(job.tenant_id, type, { id: job.id, accountId: job.account_id, ...data });
+      await this.deps.events.emit(job.tenant_id, type, { id: job.id, accountId: job.account_id, retryOf: job.retry_of ?? null, ...data });
     } catch (err) {
       this.log.error({ err, outboxId: job.id, type }, 'could not record a message event');
     }

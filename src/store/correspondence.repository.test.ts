@@ -131,6 +131,13 @@ for (const { dialect, make } of DIALECTS) {
     });
 
     test('finds the outbox job that sent a Message-ID, and links it', async () => {
+      // a follow-up (recipients refused for now, sent to again) stored first, with the same Message-ID: never the one found
+      await repo.outbox.insert({
+        id: 'msg_x0', tenant_id: 'ten_a', account_id: 'acc_o', status: 'sent', idempotency_key: null, request_hash: null, raw: Buffer.from('x'), sender_resolved: 1,
+        envelope_from: 'a@example.test', recipients: '[]', recipient_count: 1, message_id: '<sent@example.test>', subject: 's', attempts: 1, next_attempt_at: T0,
+        send_at: null, locked_by: null, locked_until: null, last_error: null, response: null, accepted: null, rejected: null, sent_at: T0, sent_copy: null,
+        sent_copy_attempts: 0, sent_copy_next_at: null, retry_of: 'msg_x1', created_at: T0, updated_at: T0,
+      } as Parameters<Repositories['outbox']['insert']>[0]);
       await repo.outbox.insert({
         id: 'msg_x1', tenant_id: 'ten_a', account_id: 'acc_o', status: 'sent', idempotency_key: null, request_hash: null, raw: Buffer.from('x'), sender_resolved: 1,
         envelope_from: 'a@example.test', recipients: '[]', recipient_count: 1, message_id: '<sent@example.test>', subject: 's', attempts: 1, next_attempt_at: T0,

@@ -358,6 +358,8 @@ export class CorrespondenceRepository {
         .where('message_id', 'in', ids)
         .where('account_id', '=', accountId)
         .where('status', '=', 'sent')
+        // a follow-up (recipients refused for now, sent to again) shares its first job's Message-ID: the message is the first job's
+        .where('retry_of', 'is', null)
         .execute();
       for (const r of rows) if (r.message_id && !found.has(r.message_id)) found.set(r.message_id, r.id);
     }

@@ -11,6 +11,7 @@ import { campaigns } from './migrations/0009_campaigns.js';
 import { sync } from './migrations/0010_sync.js';
 import { outboxBodies } from './migrations/0011_outbox_bodies.js';
 import { messageBodies } from './migrations/0012_message_bodies.js';
+import { outboxRetryOf } from './migrations/0013_outbox_retry_of.js';
 
 /**
  * One set of migrations for SQLite and PostgreSQL, written with Kysely's schema builder in the
@@ -30,6 +31,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0010_sync': sync,
   '0011_outbox_bodies': outboxBodies,
   '0012_message_bodies': messageBodies,
+  '0013_outbox_retry_of': outboxRetryOf,
 };
 
 class InlineProvider implements MigrationProvider {

@@ -227,6 +227,52 @@ for (const { dialect, make } of DIALECTS) {
       assert.equal((await repo.outbox.get('ten_a', d))!.status, 'failed');
       assert.equal((await repo.outbox.get('ten_a', b))!.status, 'sending', 'the failed outcome changed nothing');
     });
+
+    test('an outcome stores its follow-up in the same transaction, alone or in a batch, and none when the claim was lost', async () => {
+      await db.store.db.deleteFrom('outbox').execute();
+      const rows = [job({ recipients: '["a@x.test","b@x.test"]', recipient_count: 2 }), job(), job(), job()];
+      for (const r of rows) await repo.outbox.insert(r);
+      assert.equal((await repo.outbox.claimDue(at(0), 4, 'A', at(60))).length, 4);
+      const [a, b, c, d] = rows as [OutboxRow, OutboxRow, OutboxRow, OutboxRow];
+      const bytes = Buffer.from('Message-ID: <m@x.test>\r\n\r\nexactly these bytes \u00e9');
+      const followUp = (of: OutboxRow, id: string, retryOf = of.id) =>
+        job({ id, status: 'deferred', next_attempt_at: at(30), recipients: '["b@x.test"]', message_id: of.message_id, raw: bytes, retry_of: retryOf, created_at: of.created_at });
+      const sent = (o: OutboxRow, token = 'A') => ({ id: o.id, token, patch: { status: 'sent', rejected: '[{"address":"b@x.test","response":"452 full","retryId":"x"}]', updated_at: at(1) } });
+
+      // alone (its own transaction), then in a batch next to a lost claim and a plain outcome
+      const [alone] = await repo.outbox.finishMany([{ ...sent(a), followUp: followUp(a, 'msg_fu_a') }]);
+      assert.deepEqual(alone, { status: 'fulfilled', value: true });
+      const batch = await repo.outbox.finishMany([
+        { ...sent(b), followUp: followUp(b, 'msg_fu_b', 'msg_first') },
+        { ...sent(c, 'X'), followUp: followUp(c, 'msg_fu_c') },
+        sent(d),
+      ]);
+      assert.deepEqual(batch.map((r) => r.status === 'fulfilled' && r.value), [true, false, true], 'c is not held by X');
+
+      const fa = await repo.outbox.getFull('msg_fu_a');
+      assert.ok(fa, 'the follow-up is stored with the outcome');
+      assert.deepEqual([fa.status, fa.retry_of, fa.recipients, fa.message_id, fa.next_attempt_at, fa.created_at], ['deferred', a.id, '["b@x.test"]', a.message_id, at(30), a.created_at]);
+      assert.ok(fa.raw.equals(bytes), 'its bytes, exactly');
+      assert.equal(fa.draft, null);
+      assert.equal((await repo.outbox.get('ten_a', 'msg_fu_b'))!.retry_of, 'msg_first', 'a follow-up of a follow-up points to the first job');
+      assert.equal(await repo.outbox.getFull('msg_fu_c'), undefined, 'a lost claim stores no follow-up');
+      assert.equal((await repo.outbox.get('ten_a', c.id))!.status, 'sending', 'and writes no outcome');
+      assert.equal((await repo.outbox.get('ten_a', d.id))!.retry_of, null, 'an ordinary job has none');
+
+      // the follow-up is an ordinary job to claim: due at its time, with its bytes
+      assert.deepEqual(await repo.outbox.claimDue(at(29), 5, 'B', at(90)), []);
+      const due = await repo.outbox.claimDue(at(30), 5, 'B', at(90));
+      assert.deepEqual(due.map((j) => j.id).sort(), ['msg_fu_a', 'msg_fu_b']);
+      assert.ok(due.every((j) => j.raw!.equals(bytes) && j.draft === null && j.retry_of !== null));
+
+      // a follow-up whose id is taken fails its outcome, which is not written without it
+      const e = job();
+      await repo.outbox.insert(e);
+      await repo.outbox.claimDue(at(0), 1, 'A', at(60));
+      const [taken] = await repo.outbox.finishMany([{ ...sent(e), followUp: followUp(e, 'msg_fu_a') }]);
+      assert.equal(taken!.status, 'rejected');
+      assert.equal((await repo.outbox.get('ten_a', e.id))!.status, 'sending', 'rolled back with it');
+    });
   });
 }
 

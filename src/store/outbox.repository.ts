@@ -5,20 +5,27 @@ import type { Database, OutboxTable } from './schema.js';
 
 /** A job as the outbox row holds it: everything but the message, which lives in `outbox_bodies`. */
 export type OutboxSummary = Selectable<OutboxTable>;
+/** A job's columns as stored: `retry_of` may be left out (stored null: an ordinary job, not a follow-up). */
+type NewOutboxSummary = Omit<OutboxSummary, 'retry_of'> & { retry_of?: string | null };
 /** A job with its composed message bytes. */
-export type OutboxRow = OutboxSummary & { raw: Buffer };
+export type OutboxRow = NewOutboxSummary & { raw: Buffer };
 /** A job to store: with its composed bytes, or with the draft (JSON) that the send worker composes at the first attempt. */
-export type NewOutboxRow = OutboxRow | (OutboxSummary & { raw?: null; draft: string });
+export type NewOutboxRow = OutboxRow | (NewOutboxSummary & { raw?: null; draft: string });
 /** A stored job with its message: the composed bytes, or until its first send only the draft (see 0011). */
 export type OutboxJob = OutboxSummary & { raw: Buffer | null; draft: string | null };
 /** What an outcome may change on a claimed row. */
 export type OutboxPatch = Omit<Updateable<OutboxTable>, 'id' | 'tenant_id' | 'created_at' | 'idempotency_key' | 'request_hash'>;
-/** An outcome for {@link OutboxRepository.finishMany}: with `raw`, the bytes composed for it take the place of its draft. */
+/**
+ * An outcome for {@link OutboxRepository.finishMany}: with `raw`, the bytes composed for it take
+ * the place of its draft; with `followUp`, that job is stored with the outcome (the recipients a
+ * server refused for now, sent again later), and only if the claim still held.
+ */
 export interface OutboxOutcome {
   id: string;
   token: string;
   patch: OutboxPatch;
   raw?: Buffer;
+  followUp?: NewOutboxRow;
 }
 
 export interface OutboxListOptions {
@@ -33,7 +40,7 @@ export interface OutboxListOptions {
 const COLUMNS = [
   'id', 'tenant_id', 'account_id', 'status', 'idempotency_key', 'request_hash', 'sender_resolved', 'envelope_from', 'recipients', 'recipient_count',
   'message_id', 'subject', 'attempts', 'next_attempt_at', 'send_at', 'locked_by', 'locked_until', 'last_error', 'response', 'accepted', 'rejected',
-  'sent_at', 'sent_copy', 'sent_copy_attempts', 'sent_copy_next_at', 'via', 'created_at', 'updated_at',
+  'sent_at', 'sent_copy', 'sent_copy_attempts', 'sent_copy_next_at', 'via', 'retry_of', 'created_at', 'updated_at',
 ] as const satisfies ReadonlyArray<keyof OutboxSummary>;
 
 /** Most rows one insert batch writes in one transaction. */
@@ -105,7 +112,7 @@ export class OutboxRepository {
       rows.map(async (row, i): Promise<PromiseSettledResult<{ row: OutboxSummary; created: boolean }>> => {
         const { raw: _raw, ...rest } = row;
         const { draft: _draft, ...summary } = rest as typeof rest & { draft?: string };
-        if (created[i]) return { status: 'fulfilled', value: { row: summary, created: true } };
+        if (created[i]) return { status: 'fulfilled', value: { row: { ...summary, retry_of: summary.retry_of ?? null }, created: true } };
         // not inserted: its idempotency key was taken (by an earlier call, a racing one, or a row of this batch)
         const earlier = row.idempotency_key === null ? undefined : await this.findByKey(row.tenant_id, row.idempotency_key).catch(() => undefined);
         if (earlier) return { status: 'fulfilled', value: { row: earlier, created: false } };
@@ -114,9 +121,9 @@ export class OutboxRepository {
     );
   }
 
-  /** Inserts one job and its message within `tx`; false when a unique key (the idempotency key) was taken. */
+  /** Inserts one job and its message within `tx`; false when a unique key (the idempotency key) was taken. A column left out is stored null. */
   private async insertOne(tx: Transaction<Database>, row: NewOutboxRow): Promise<boolean> {
-    const inserted = await tx.executeQuery(CompiledQuery.raw(this.insertSql, COLUMNS.map((c) => row[c])));
+    const inserted = await tx.executeQuery(CompiledQuery.raw(this.insertSql, COLUMNS.map((c) => row[c] ?? null)));
     if (inserted.rows.length === 0) return false;
     await tx.executeQuery(CompiledQuery.raw(this.insertBodySql, [row.id, row.raw ?? null, 'draft' in row ? row.draft : null]));
     return true;
@@ -135,7 +142,7 @@ export class OutboxRepository {
    * yet sent, or sent through the platform processor), `draft` the message as accepted (null once
    * composed bytes are kept).
    */
-  async getFull(id: string): Promise<(OutboxRow & { draft: string | null }) | undefined> {
+  async getFull(id: string): Promise<(OutboxSummary & { raw: Buffer; draft: string | null }) | undefined> {
     const row = await this.db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
     const body = await this.db.selectFrom('outbox_bodies').select(['raw', 'draft']).where('id', '=', id).executeTakeFirst();
@@ -230,25 +237,24 @@ export class OutboxRepository {
    * (the worker composed it during this attempt: what went out is what is kept).
    */
   async finishComposed(id: string, token: string, patch: OutboxPatch, raw: Buffer): Promise<boolean> {
-    return this.db.transaction().execute(async (tx) => {
-      if (!(await this.finishIn(tx, id, token, patch))) return false;
-      await tx.updateTable('outbox_bodies').set({ raw, draft: null }).where('id', '=', id).execute();
-      return true;
-    });
+    return this.db.transaction().execute((tx) => this.finishOne(tx, { id, token, patch, raw }));
   }
 
   /**
    * Writes several outcomes in one transaction (one commit for all, as the jobs of one claim tend
-   * to finish together), each as {@link finish} or, with `raw`, {@link finishComposed} would; one
-   * result per outcome, in order. When the transaction fails, each is written again on its own, so
-   * one bad outcome fails alone.
+   * to finish together), each as {@link finish} or, with `raw`, {@link finishComposed} would, and
+   * stores the follow-up job an outcome brings where its claim held; one result per outcome, in
+   * order. When the transaction fails, each is written again on its own, so one bad outcome fails
+   * alone.
    */
   async finishMany(outcomes: OutboxOutcome[]): Promise<Array<PromiseSettledResult<boolean>>> {
     if (outcomes.length === 0) return [];
     if (outcomes.length === 1) {
       const [o] = outcomes as [OutboxOutcome];
       try {
-        return [{ status: 'fulfilled', value: o.raw ? await this.finishComposed(o.id, o.token, o.patch, o.raw) : await this.finish(o.id, o.token, o.patch) }];
+        // a lone outcome that writes one row needs no transaction of its own
+        const value = o.raw || o.followUp ? await this.db.transaction().execute((tx) => this.finishOne(tx, o)) : await this.finish(o.id, o.token, o.patch);
+        return [{ status: 'fulfilled', value }];
       } catch (err) {
         return [{ status: 'rejected', reason: err }];
       }
@@ -256,17 +262,22 @@ export class OutboxRepository {
     try {
       const done = await this.db.transaction().execute(async (tx) => {
         const out: boolean[] = [];
-        for (const o of outcomes) {
-          const held = await this.finishIn(tx, o.id, o.token, o.patch);
-          if (held && o.raw) await tx.updateTable('outbox_bodies').set({ raw: o.raw, draft: null }).where('id', '=', o.id).execute();
-          out.push(held);
-        }
+        for (const o of outcomes) out.push(await this.finishOne(tx, o));
         return out;
       });
       return done.map((value) => ({ status: 'fulfilled', value }));
     } catch {
       return (await Promise.all(outcomes.map((o) => this.finishMany([o])))).flat();
     }
+  }
+
+  /** One outcome within `tx`: the row, then (only while the claim held) its bytes and its follow-up. */
+  private async finishOne(tx: Transaction<Database>, o: OutboxOutcome): Promise<boolean> {
+    if (!(await this.finishIn(tx, o.id, o.token, o.patch))) return false;
+    if (o.raw) await tx.updateTable('outbox_bodies').set({ raw: o.raw, draft: null }).where('id', '=', o.id).execute();
+    // a follow-up has no idempotency key: a refused insert means its id is taken, and the outcome must not be written without it
+    if (o.followUp && !(await this.insertOne(tx, o.followUp))) throw new Error(`the follow-up ${o.followUp.id} of outbox job ${o.id} was not stored: its id is taken`);
+    return true;
   }
 
   private async finishIn(db: Kysely<Database>, id: string, token: string, patch: OutboxPatch): Promise<boolean> {

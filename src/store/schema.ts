@@ -160,7 +160,7 @@ export interface OutboxTable {
   response: string | null;
   /** JSON array of addresses */
   accepted: string | null;
-  /** JSON array of {address, response} */
+  /** JSON array of {address, response}; with `retryId`, the follow-up job that tries a refused-for-now address again */
   rejected: string | null;
   sent_at: string | null;
   /** null | pending | stored | skipped | failed */
@@ -169,6 +169,11 @@ export interface OutboxTable {
   sent_copy_next_at: string | null;
   /** own | platform: which way the message went out; null until sent */
   via: string | null;
+  /**
+   * a follow-up (0013): the job that first sent this message, whose server refused these
+   * recipients for now (4xx at RCPT TO) while it took it for others; null for an ordinary job
+   */
+  retry_of: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -1,7 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { startFaultSmtp, type FaultSmtp, type FaultSmtpOptions } from '../helpers/fault-smtp.js';
+import { startFaultSmtp, type FaultScript, type FaultSmtp, type FaultSmtpOptions } from '../helpers/fault-smtp.js';
 import { trackSecret } from '../helpers/secrets.js';
 
 // Fault injection through the real send worker: each account's SMTP is a scriptable server on
@@ -34,11 +34,11 @@ describe('sending against a faulty SMTP server', () => {
   const status = (id: string, s: string, timeoutMs?: number) => until(id, (j) => j.status === s, s, timeoutMs);
 
   /** A fault server and an account (created without a check) that sends through it. */
-  async function faultyAccount(script: FaultSmtpOptions = {}, over: Record<string, unknown> = {}): Promise<{ smtp: FaultSmtp; id: string }> {
+  async function faultyAccount(script: FaultSmtpOptions = {}, over: Record<string, unknown> = {}, token = tenant.apiKey): Promise<{ smtp: FaultSmtp; id: string }> {
     const smtp = await startFaultSmtp({ auth, ...script });
     servers.push(smtp);
     const res = await t.request('POST', '/v1/accounts?verify=false', {
-      token: tenant.apiKey,
+      token,
       body: { name: `Faulty ${servers.length}`, type: 'smtp_imap', email: auth.username, password: auth.password, smtp: { host: '127.0.0.1', port: smtp.port, security: 'none' }, ...over },
     });
     assert.equal(res.status, 201, res.text);
@@ -193,6 +193,131 @@ describe('sending against a faulty SMTP server', () => {
       assert.equal(smtp.messageIds.get(bare(a.messageId)), 1);
       assert.equal(smtp.messageIds.get(bare(b.messageId)), 1);
     }
+  });
+
+  describe('recipients refused for now (4xx at RCPT TO) while the server took the message for others', () => {
+    let own: { id: string; apiKey: string };
+    const get = async (id: string) => (await t.request('GET', `/v1/outbox/${id}`, { token: own.apiKey })).body;
+    /** The webhook events of one job, oldest first: [type, data]. */
+    const eventsOf = async (id: string) =>
+      (await t.app.store.db.selectFrom('webhook_events').select(['type', 'payload']).where('tenant_id', '=', own.id).orderBy('created_at').orderBy('id').execute())
+        .map((e) => [e.type, JSON.parse(e.payload).data] as [string, any])
+        .filter(([, d]) => d.id === id);
+    async function settled(id: string, s: string, timeoutMs = 10_000): Promise<any> {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const j = await get(id);
+        if (j.status === s) return j;
+        if (Date.now() > end) assert.fail(`job ${id} is ${j.status}, wanted ${s}`);
+        await sleep(25);
+      }
+    }
+    /** A message to `to` through a fault server that answers RCPT TO by `rules`: the server, the account, and the job once sent. */
+    async function sentPartly(rules: FaultScript['rcptTo'], to: string[], subject: string): Promise<{ smtp: FaultSmtp; accountId: string; id: string; original: any }> {
+      const { smtp, id: accountId } = await faultyAccount({ rcptTo: rules }, {}, own.apiKey);
+      const r = await t.request('POST', '/v1/messages', { token: own.apiKey, body: { accountId, to, subject, text: `${subject}\n` } });
+      assert.equal(r.status, 202, r.text);
+      return { smtp, accountId, id: r.body.id, original: await settled(r.body.id, 'sent') };
+    }
+    /** A RCPT TO rule that counts how often the server was asked for its address. */
+    const counted = (address: string, reply: { code: number; message: string }) => {
+      const rule = { tries: 0, match: (a: string) => a === address && ++rule.tries > 0, reply };
+      return rule;
+    };
+
+    before(async () => {
+      own = await t.createTenant('Retry');
+      const hook = await t.request('POST', '/v1/webhooks', { token: own.apiKey, body: { url: 'http://127.0.0.1:9/hooks', events: ['*'] } });
+      assert.equal(hook.status, 201, hook.text);
+    });
+
+    test('a 452 recipient is sent to again by a follow-up job (same Message-ID, same bytes); a 550 one never again', async () => {
+      const gone = counted('gone@example.test', { code: 550, message: '5.1.1 No such user' });
+      const full = counted('full@example.test', { code: 452, message: '4.2.2 Mailbox full' });
+      const { smtp, accountId, id, original } = await sentPartly([gone, full], ['ok@example.test', 'gone@example.test', 'full@example.test'], 'Partly refused');
+      assert.deepEqual(original.accepted, ['ok@example.test']);
+      assert.equal(original.retryOf, null);
+      assert.deepEqual(original.rejected.map((r: any) => r.address), ['gone@example.test', 'full@example.test']);
+      const [r550, r452] = original.rejected;
+      assert.match(r550.response, /^550 /);
+      assert.equal(r550.retryId, undefined, 'a permanent refusal is not tried again');
+      assert.match(r452.response, /^452 4\.2\.2 Mailbox full/);
+      assert.match(r452.retryId, /^msg_/);
+      const retryId: string = r452.retryId;
+
+      const followUp = await get(retryId);
+      assert.equal(followUp.retryOf, id);
+      assert.equal(followUp.status, 'deferred', 'still refused: it waits');
+      assert.equal(followUp.messageId, original.messageId);
+      assert.equal(followUp.accountId, accountId);
+      assert.equal(followUp.lastError.code, 'SEND_REJECTED');
+      assert.match(followUp.lastError.response, /^452 /);
+      assert.equal(followUp.createdAt, original.createdAt, 'as old as the message: the age limit counts from the first job');
+      const stored = (await t.app.repos.outbox.getFull(retryId))!;
+      assert.deepEqual(JSON.parse(stored.recipients), ['full@example.test']);
+      assert.equal(stored.recipient_count, 1);
+      assert.equal(stored.draft, null);
+      assert.equal(stored.sender_resolved, 1);
+      assert.ok(stored.raw.equals((await t.app.repos.outbox.getFull(id))!.raw), 'the bytes that went out');
+      const list = (await t.request('GET', `/v1/outbox?accountId=${accountId}`, { token: own.apiKey })).body.items;
+      assert.deepEqual(list.map((j: any) => [j.id, j.retryOf]), [[id, null], [retryId, id]]);
+
+      // announced: the original's message.sent names the follow-up; the follow-up is deferred by the backoff of a first attempt
+      const [[sentType, sentData]] = await eventsOf(id);
+      assert.equal(sentType, 'message.sent');
+      assert.equal(sentData.retryOf, null);
+      assert.deepEqual(sentData.rejected.map((r: any) => r.retryId), [undefined, retryId]);
+      const [[firstType, first]] = await eventsOf(retryId);
+      assert.equal(firstType, 'message.deferred');
+      assert.equal(first.retryOf, id);
+      assert.equal(first.attempts, 0);
+      assert.equal(Date.parse(first.nextAttemptAt) - Date.parse(original.sentAt), 300, 'due after the backoff of attempt 1 (no jitter here)');
+
+      // tried again on schedule while the server still refuses; then it takes the address
+      for (const end = Date.now() + 5_000; full.tries < 2; await sleep(25)) if (Date.now() > end) assert.fail('the refused address was not tried again');
+      assert.equal((await get(retryId)).status, 'deferred');
+      smtp.setScript({ rcptTo: [gone] });
+      const done = await settled(retryId, 'sent');
+      assert.deepEqual(done.accepted, ['full@example.test']);
+      assert.deepEqual(done.rejected, []);
+      assert.equal(done.retryOf, id);
+      assert.equal(done.sentCopy, 'skipped');
+
+      const bare = original.messageId.replace(/^<|>$/g, '');
+      assert.equal(smtp.messageIds.get(bare), 2, 'received twice in total');
+      assert.deepEqual(smtp.messages.map((m) => m.to), [['ok@example.test'], ['full@example.test']]);
+      assert.ok(smtp.messages[1]!.raw.equals(smtp.messages[0]!.raw), 'the same bytes both times');
+      assert.equal(gone.tries, 1, 'the 550 address was asked for once only');
+      const types = (await eventsOf(retryId)).map(([type, d]) => [type, d.retryOf]);
+      assert.deepEqual(types.at(-1), ['message.sent', id]);
+      assert.ok(types.every(([, r]) => r === id), 'every event of the follow-up carries retryOf');
+      assert.equal((await get(id)).status, 'sent', 'the original stays as it was');
+    });
+
+    test('a follow-up refused for now again makes another, which still points to the first job', async () => {
+      const a = counted('a@example.test', { code: 451, message: '4.7.1 Greylisted' });
+      const b = counted('b@example.test', { code: 451, message: '4.7.1 Greylisted' });
+      const { smtp, id, original } = await sentPartly([a, b], ['ok@example.test', 'a@example.test', 'b@example.test'], 'Greylisted');
+      const retries = new Set(original.rejected.map((r: any) => r.retryId));
+      assert.equal(retries.size, 1, 'one follow-up for both addresses');
+      const [second] = [...retries] as string[];
+      assert.deepEqual(JSON.parse((await t.app.repos.outbox.getFull(second!))!.recipients), ['a@example.test', 'b@example.test']);
+
+      smtp.setScript({ rcptTo: [b] });
+      const partly = await settled(second!, 'sent');
+      assert.deepEqual(partly.accepted, ['a@example.test']);
+      const third: string = partly.rejected[0].retryId;
+      assert.ok(third && third !== second);
+      const next = await get(third);
+      assert.equal(next.retryOf, id, 'the first job, not the follow-up that made it');
+      assert.deepEqual(JSON.parse((await t.app.repos.outbox.getFull(third))!.recipients), ['b@example.test']);
+
+      smtp.setScript({});
+      const last = await settled(third, 'sent');
+      assert.deepEqual(last.accepted, ['b@example.test']);
+      assert.equal(smtp.messageIds.get(original.messageId.replace(/^<|>$/g, '')), 3);
+      assert.deepEqual(smtp.messages.map((m) => m.to), [['ok@example.test'], ['a@example.test'], ['b@example.test']]);
+    });
   });
 
   test('over its limits an account that allows it hands mail to the platform processor (From the company, Reply-To the account); one that does not defers it', async () => {

@@ -4,6 +4,7 @@ import { ImapFlow } from 'imapflow';
 import { loadPeers, addMailbox, readCaptured, findCaptured, type Peers, type PeerUser } from '../helpers/peers.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { trackSecret } from '../helpers/secrets.js';
+import { startFaultSmtp } from '../helpers/fault-smtp.js';
 
 // Sending end to end: the API queues, the worker sends through the real SMTP peer, and the
 // recipients' Dovecot mailboxes receive the mail. Short backoffs keep the schedule testable.
@@ -206,6 +207,61 @@ describe('sending through the outbox against real mail servers', () => {
     assert.equal(sent.rejected.length, 1);
     assert.equal(sent.rejected[0].address, bad);
     assert.match(sent.rejected[0].response, /550/);
+  });
+
+  test('a follow-up of an own-account send (a recipient refused for now, sent to later) files no second Sent copy and is not recorded again', async () => {
+    // the account's SMTP is a scriptable server (the peer refuses its tempfail addresses for good);
+    // its mailbox, where the Sent copy goes, is the real Dovecot one
+    const owner = await addMailbox();
+    trackSecret(owner.password);
+    const full = { match: 'later@example.test', reply: { code: 452, message: '4.2.2 Mailbox full' } };
+    const smtp = await startFaultSmtp({ auth: { username: owner.email, password: owner.password }, rcptTo: [full] });
+    const imap = new ImapFlow({ host: peers.host, port: peers.imap.tls, secure: true, auth: { user: owner.email, pass: owner.password }, logger: false });
+    try {
+      const id = await createAccount({ email: owner.email, password: owner.password, smtp: { host: '127.0.0.1', port: smtp.port, security: 'none' }, imap: { host: peers.host, port: peers.imap.tls, security: 'tls' } }, '?verify=false');
+      const res = await send({ accountId: id, to: ['now@example.test', 'later@example.test'], subject: 'Some now, some later', text: 'x' });
+      assert.equal(res.status, 202, res.text);
+      const original = await until(res.body.id, ['sent']);
+      const retryId: string = original.rejected[0].retryId;
+      assert.match(retryId, /^msg_/);
+      // (quickly: the follow-up fails at the message's age limit, 3 s here, while the server refuses)
+      const records = async () => (await t.request('GET', `/v1/messages?accountId=${id}`, { token: tenant.apiKey })).body.items as Array<{ messageId: string }>;
+      for (const end = Date.now() + 5_000; (await records()).length === 0; await new Promise((r) => setTimeout(r, 50))) if (Date.now() > end) assert.fail('never recorded');
+      assert.deepEqual((await records()).map((m) => m.messageId), [original.messageId], 'recorded once, by the first job');
+      // the owner deletes the record: a second recording by the follow-up would show as a new one
+      await t.app.store.db.deleteFrom('mail_messages').where('account_id', '=', id).execute();
+      smtp.setScript({});
+
+      let first = await job(res.body.id);
+      for (const end = Date.now() + 15_000; first.sentCopy === null; first = await job(res.body.id)) {
+        if (Date.now() > end) assert.fail('the original\'s Sent copy never settled');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(first.sentCopy, 'stored', 'the first job files the copy');
+      const followUp = await until(retryId, ['sent', 'failed']);
+      assert.equal(followUp.status, 'sent', JSON.stringify(followUp.lastError));
+      assert.equal(followUp.retryOf, res.body.id);
+      assert.deepEqual(followUp.accepted, ['later@example.test']);
+      assert.equal(followUp.sentCopy, 'skipped', 'settled when sent: no copy to make');
+      assert.equal((await t.app.repos.outbox.getFull(retryId))!.sent_copy_attempts, 0, 'the Sent folder was not even looked at');
+      // a few polls of the copy loop, then Sent holds the first copy only, and nothing was recorded again
+      await new Promise((r) => setTimeout(r, 800));
+      assert.deepEqual(await records(), []);
+      await imap.connect();
+      const sent = (await imap.list()).find((f) => f.specialUse === '\\Sent');
+      assert.ok(sent, 'the mailbox has a Sent folder');
+      const lock = await imap.getMailboxLock(sent.path);
+      try {
+        const found = await imap.search({ header: { 'message-id': original.messageId } }, { uid: true });
+        assert.equal((found || []).length, 1, 'one copy in Sent');
+      } finally {
+        lock.release();
+      }
+      assert.equal(smtp.messageIds.get(original.messageId.replace(/^<|>$/g, '')), 2);
+    } finally {
+      if (imap.usable) await imap.logout();
+      await smtp.close();
+    }
   });
 
   test('a temporary refusal (451) defers with a next attempt, retries, and fails after the maximum age', async () => {
