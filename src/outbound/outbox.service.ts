@@ -127,6 +127,7 @@ export class OutboxService {
       sent_copy_attempts: 0,
       sent_copy_next_at: null,
       via: null,
+      retry_of: null,
       created_at: at,
       updated_at: at,
     };

@@ -5,12 +5,10 @@ import type { Database, OutboxTable } from './schema.js';
 
 /** A job as the outbox row holds it: everything but the message, which lives in `outbox_bodies`. */
 export type OutboxSummary = Selectable<OutboxTable>;
-/** A job's columns as stored: `retry_of` may be left out (stored null: an ordinary job, not a follow-up). */
-type NewOutboxSummary = Omit<OutboxSummary, 'retry_of'> & { retry_of?: string | null };
 /** A job with its composed message bytes. */
-export type OutboxRow = NewOutboxSummary & { raw: Buffer };
+export type OutboxRow = OutboxSummary & { raw: Buffer };
 /** A job to store: with its composed bytes, or with the draft (JSON) that the send worker composes at the first attempt. */
-export type NewOutboxRow = OutboxRow | (NewOutboxSummary & { raw?: null; draft: string });
+export type NewOutboxRow = OutboxRow | (OutboxSummary & { raw?: null; draft: string });
 /** A stored job with its message: the composed bytes, or until its first send only the draft (see 0011). */
 export type OutboxJob = OutboxSummary & { raw: Buffer | null; draft: string | null };
 /** What an outcome may change on a claimed row. */
@@ -112,7 +110,7 @@ export class OutboxRepository {
       rows.map(async (row, i): Promise<PromiseSettledResult<{ row: OutboxSummary; created: boolean }>> => {
         const { raw: _raw, ...rest } = row;
         const { draft: _draft, ...summary } = rest as typeof rest & { draft?: string };
-        if (created[i]) return { status: 'fulfilled', value: { row: { ...summary, retry_of: summary.retry_of ?? null }, created: true } };
+        if (created[i]) return { status: 'fulfilled', value: { row: summary, created: true } };
         // not inserted: its idempotency key was taken (by an earlier call, a racing one, or a row of this batch)
         const earlier = row.idempotency_key === null ? undefined : await this.findByKey(row.tenant_id, row.idempotency_key).catch(() => undefined);
         if (earlier) return { status: 'fulfilled', value: { row: earlier, created: false } };
@@ -121,9 +119,9 @@ export class OutboxRepository {
     );
   }
 
-  /** Inserts one job and its message within `tx`; false when a unique key (the idempotency key) was taken. A column left out is stored null. */
+  /** Inserts one job and its message within `tx`; false when a unique key (the idempotency key) was taken. */
   private async insertOne(tx: Transaction<Database>, row: NewOutboxRow): Promise<boolean> {
-    const inserted = await tx.executeQuery(CompiledQuery.raw(this.insertSql, COLUMNS.map((c) => row[c] ?? null)));
+    const inserted = await tx.executeQuery(CompiledQuery.raw(this.insertSql, COLUMNS.map((c) => row[c])));
     if (inserted.rows.length === 0) return false;
     await tx.executeQuery(CompiledQuery.raw(this.insertBodySql, [row.id, row.raw ?? null, 'draft' in row ? row.draft : null]));
     return true;
@@ -142,7 +140,7 @@ export class OutboxRepository {
    * yet sent, or sent through the platform processor), `draft` the message as accepted (null once
    * composed bytes are kept).
    */
-  async getFull(id: string): Promise<(OutboxSummary & { raw: Buffer; draft: string | null }) | undefined> {
+  async getFull(id: string): Promise<(OutboxRow & { draft: string | null }) | undefined> {
     const row = await this.db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
     const body = await this.db.selectFrom('outbox_bodies').select(['raw', 'draft']).where('id', '=', id).executeTakeFirst();
