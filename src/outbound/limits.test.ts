@@ -214,6 +214,22 @@ for (const { dialect, make } of DIALECTS) {
       reserved(await limiter.reserve(acc, spec, 5));
     });
 
+    test('shrink lowers a reservation to the recipients it went to, never raises it', async () => {
+      const c = clock(T0);
+      const limiter = new SendLimiter(store.db, c.now);
+      const acc = account();
+      const spec: LimitSpec = { perDay: 5, countsRecipients: true };
+      const id = reserved(await limiter.reserve(acc, spec, 4));
+      refused(await limiter.reserve(acc, spec, 2));
+      await limiter.shrink(id, 2);
+      assert.equal((await limiter.usage(acc, spec)).sentInWindow, 2);
+      await limiter.shrink(id, 3);
+      await limiter.shrink('rsv_unknown', 1);
+      assert.equal((await limiter.usage(acc, spec)).remaining, 3, 'not raised again');
+      reserved(await limiter.reserve(acc, spec, 3));
+      await assert.rejects(limiter.shrink(id, 0), RangeError);
+    });
+
     test('penalize blocks the account until the provider says, whatever the windows', async () => {
       const c = clock(T0);
       const limiter = new SendLimiter(store.db, c.now);

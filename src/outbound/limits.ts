@@ -136,6 +136,15 @@ export class SendLimiter {
   }
 
   /**
+   * The message went to only `recipients` of the recipients it reserved for: the others were
+   * refused for now and are sent to again by a message that reserves for them itself, so each
+   * recipient counts once. Lowers the reservation (never raises it; an unknown id does nothing).
+   */
+  async shrink(id: string, recipients: number): Promise<void> {
+    await this.repo.shrink(id, checkRecipients(recipients));
+  }
+
+  /**
    * The provider itself said "over the limit": nothing goes out for this account until `until`
    * (a shorter block never shortens a longer one). `usage` shows it as nothing remaining.
    */

@@ -68,7 +68,7 @@ export interface SendWorkerDeps {
   repos: Pick<Repositories, 'outbox' | 'accounts' | 'tenants'>;
   accounts: Pick<AccountsService, 'password' | 'recordFailure' | 'mayRetryAutomatically' | 'effectiveLimits'>;
   catalog: Catalog;
-  limiter: Pick<SendLimiter, 'reserve' | 'release' | 'penalize' | 'blockedUntil'>;
+  limiter: Pick<SendLimiter, 'reserve' | 'release' | 'shrink' | 'penalize' | 'blockedUntil'>;
   pool: Pick<SmtpPool, 'send'>;
   copier: Pick<SentCopier, 'store'>;
   events: { emit(tenantId: string, type: 'message.sent' | 'message.deferred' | 'message.failed', data: Record<string, unknown>): Promise<void> };
@@ -341,7 +341,7 @@ export class SendWorker {
 
     let result = await this.send(job, route, raw);
     if (!result.ok && route.kind === 'own' && route.cred.accessToken && AUTH_CODES.has(result.error.code)) result = await this.retryWithFreshToken(job, route, raw);
-    if (result.ok) return this.sent(job, route, result);
+    if (result.ok) return this.sent(job, route, result, reservation);
     if (reservation) await this.deps.limiter.release(reservation);
     const err = result.error;
     const reply = err.response ?? null;
@@ -486,7 +486,8 @@ export class SendWorker {
     return JSON.stringify(e);
   }
 
-  private async sent(job: Ready, route: Route, r: Extract<PoolSendResult, { ok: true }>): Promise<void> {
+  /** `reservation`: the account's limit reservation for this send, if it made one */
+  private async sent(job: Ready, route: Route, r: Extract<PoolSendResult, { ok: true }>, reservation: string | null = null): Promise<void> {
     const now = this.now();
     const at = now.toISOString();
     // a follow-up's message is in Sent and recorded already: its first job did both
@@ -503,6 +504,11 @@ export class SendWorker {
     // them out of the update spares the write of their index (outbox_sent_copy) on every platform send
     if (copy !== null) Object.assign(patch, { sent_copy: copy, sent_copy_next_at: copy === 'pending' ? at : null });
     if (!(await this.finish(job, patch, followUp))) return this.lost(job);
+    if (followUp && reservation) {
+      // the follow-up reserves for the recipients it takes over: counted there, not twice
+      await this.deps.limiter.shrink(reservation, Math.max(1, job.recipient_count - followUp.recipient_count))
+        .catch((err) => this.log.warn({ err, outboxId: job.id }, 'recipients sent to again later still count against this send too'));
+    }
     this.deps.metrics?.sendOutcome('sent');
     this.log.info({ outboxId: job.id, accountId: job.account_id, accepted: r.accepted.length, rejected: r.rejected.length, followUp: followUp?.id }, 'message sent');
     await this.emit(job, 'message.sent', { messageId: job.message_id, via: route.kind, accepted: r.accepted, rejected, response: r.response, sentAt: at });

@@ -63,6 +63,12 @@ export class SendLimitsRepository {
     return Number(result.numDeletedRows) > 0;
   }
 
+  /** Lowers a reservation's recipients to `recipients` (never raises it); returns whether it existed and was larger. */
+  async shrink(id: string, recipients: number): Promise<boolean> {
+    const result = await this.db.updateTable('send_limit_ledger').set({ recipients }).where('id', '=', id).where('recipients', '>', recipients).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async insertBlock(row: SendBlockRow): Promise<void> {
     await this.db.insertInto('send_limit_blocks').values(row).execute();
   }

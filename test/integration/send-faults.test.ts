@@ -213,8 +213,8 @@ describe('sending against a faulty SMTP server', () => {
       }
     }
     /** A message to `to` through a fault server that answers RCPT TO by `rules`: the server, the account, and the job once sent. */
-    async function sentPartly(rules: FaultScript['rcptTo'], to: string[], subject: string): Promise<{ smtp: FaultSmtp; accountId: string; id: string; original: any }> {
-      const { smtp, id: accountId } = await faultyAccount({ rcptTo: rules }, {}, own.apiKey);
+    async function sentPartly(rules: FaultScript['rcptTo'], to: string[], subject: string, over: Record<string, unknown> = {}): Promise<{ smtp: FaultSmtp; accountId: string; id: string; original: any }> {
+      const { smtp, id: accountId } = await faultyAccount({ rcptTo: rules }, over, own.apiKey);
       const r = await t.request('POST', '/v1/messages', { token: own.apiKey, body: { accountId, to, subject, text: `${subject}\n` } });
       assert.equal(r.status, 202, r.text);
       return { smtp, accountId, id: r.body.id, original: await settled(r.body.id, 'sent') };
@@ -318,6 +318,25 @@ describe('sending against a faulty SMTP server', () => {
       assert.equal(smtp.messageIds.get(original.messageId.replace(/^<|>$/g, '')), 3);
       assert.deepEqual(smtp.messages.map((m) => m.to), [['ok@example.test'], ['a@example.test'], ['b@example.test']]);
     });
+  });
+
+  test('a recipient refused for now counts once against the account\'s limit: with its follow-up, not also with the first send', async () => {
+    const full = { match: (a: string) => a === 'full@example.test', reply: { code: 452, message: '4.2.2 Mailbox full' } };
+    const gone = { match: (a: string) => a === 'gone@example.test', reply: { code: 550, message: '5.1.1 No such user' } };
+    const { smtp, id: accountId } = await faultyAccount({ rcptTo: [full, gone] }, { limits: { perDay: 50 } });
+    const usage = async () => (await t.request('GET', `/v1/accounts/${accountId}/usage`, { token: tenant.apiKey })).body;
+    const r = await send({ accountId, to: ['a@example.test', 'b@example.test', 'gone@example.test', 'full@example.test'], subject: 'Counted once', text: 'Counted once\n' });
+    assert.equal(r.status, 202, r.text);
+    const first = await status(r.body.id, 'sent');
+    const retryId: string = first.rejected.find((x: any) => x.address === 'full@example.test').retryId;
+    assert.match(retryId, /^msg_/);
+    // the three asked at this send count (the 550 one too: the server was asked); the 452 one is the follow-up's
+    assert.equal((await usage()).sentInWindow, 3);
+    smtp.setScript({});
+    await status(retryId, 'sent');
+    const after = await usage();
+    assert.equal(after.sentInWindow, 4, 'four recipients, each counted once');
+    assert.equal(after.remaining, 46);
   });
 
   test('over its limits an account that allows it hands mail to the platform processor (From the company, Reply-To the account); one that does not defers it', async () => {
