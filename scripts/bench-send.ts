@@ -13,6 +13,13 @@
  *       fetch() (BENCH_CLIENT=fetch) the client alone took ~0.7 ms of CPU per request here, enough
  *       to hold the p99 above 20 ms against a server that does nothing (BENCH_CLIENT=inline: fetch on
  *       the main thread, the first setup).
+ *   (c) once (b) has drained, COUNT more messages POSTed at a steady BENCH_PACED_SHARE (default 0.8)
+ *       × the round's (a) rate, open loop (each request goes out when due, whatever the answers so
+ *       far; its latency counts from when it was due), while the worker sends them: the enqueue
+ *       latency at the load the ratio target asks Mailport to sustain. (b)'s closed loop keeps 32
+ *       requests waiting whatever the server does, so its latency is mostly that queue (Little's
+ *       law: 32 in flight at ~2,000 accepted a second is 16 ms each, before any work), and the
+ *       harness floor alone is 15–40 ms at p99 here.
  * Each phase is timed after a warm-up of WARMUP messages (sent, delivered and not counted), so both
  * start with their connections open and their code compiled: cold, the client's first wave (32
  * connections opened at once, nothing compiled yet) took ~30 ms per request here, alone enough to
@@ -22,21 +29,21 @@
  * Prints, per round, both rates, their ratio and the enqueue latency p50/p99 under that load, the
  * process CPU per message of each phase, and the CPU each thread used (main, the composer's and
  * the checkpoint's threads, V8's helpers); then the medians: the ratio (target ≥ 0.8) and the p99
- * (target ≤ 20 ms), next to the harness floor (the same warmed-up client against a server that only
+ * (target ≤ 20 ms) of (b) and of (c), next to the harness floor (the same warmed-up client against a server that only
  * reads and parses the bodies: the latency the harness itself adds on this machine). Fixed counts
  * and a hard time limit: it always stops by itself.
  *
  *   env: BENCH_ROUNDS (default 3), BENCH_COUNT (default 5000), BENCH_WARMUP (default 500), BENCH_CONNECTIONS (default 5; Mailport's platform pool gets the
  *   same), BENCH_CONCURRENCY (default 32), BENCH_POLL_MS (the send worker's poll, default as shipped),
- *   BENCH_CLIENT (`http`, the default: node:http in a worker thread; `fetch`: fetch() in a worker thread;
+ *   BENCH_PACED_SHARE (the rate of (c) as a share of (a)'s, default 0.8), BENCH_CLIENT (`http`, the default: node:http in a worker thread; `fetch`: fetch() in a worker thread;
  *   `inline`: fetch() on the main thread), BENCH_CPU_PROF (a file: a CPU profile of the main thread during
- *   the timed phase (b) of the last round, for Chrome DevTools or `node --cpu-prof`-style tools; the profiler's own cost is in that run's figures)
+ *   the timed phase (b) of the last round, or with BENCH_PROFILE_PHASE=c of (c), for Chrome DevTools or `node --cpu-prof`-style tools; the profiler's own cost is in that run's figures)
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { createServer } from 'node:http';
 import { Session } from 'node:inspector/promises';
@@ -54,7 +61,11 @@ const ENQUEUE_CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const BASELINE_IN_FLIGHT = 50;
 /** (a) and (b) run this many times, one after the other; the figures judged are the medians (this machine is shared and noisy) */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-const TIME_LIMIT_MS = 180_000 + ROUNDS * 150_000;
+/** the paced phase's arrival rate, as a share of the same round's (a) rate: the rate the ratio target asks Mailport to sustain */
+const PACED_SHARE = Number(process.env.BENCH_PACED_SHARE ?? 0.8);
+/** BENCH_PROFILE_PHASE=c: BENCH_CPU_PROF profiles the paced phase instead of (b) */
+const PROFILE_PACED = process.env.BENCH_PROFILE_PHASE === 'c';
+const TIME_LIMIT_MS = 180_000 + ROUNDS * 210_000;
 const PHASE_LIMIT_MS = 120_000;
 
 const hardStop = setTimeout(() => {
@@ -234,7 +245,8 @@ function threadCpuMs() {
     return null;
   }
 }
-const agent = new http.Agent({ keepAlive: true, maxSockets: w.concurrency });
+// paced runs may have more requests outstanding than the closed loop's concurrency
+const agent = new http.Agent({ keepAlive: true, maxSockets: Math.max(w.concurrency, 512) });
 const url = new URL(w.base + '/v1/messages');
 function viaHttp(body) {
   return new Promise((resolve, reject) => {
@@ -254,23 +266,54 @@ async function viaFetch(body) {
 }
 const post = w.mode === 'fetch' ? viaFetch : viaHttp;
 parentPort.postMessage('ready');
-// each message { count, offset } is one run: count POSTs (bodies numbered from offset), answered with their figures
-parentPort.on('message', ({ count, offset }) => {
-  const latencies = [];
-  let refused = 0;
+const bodyOf = (i) => JSON.stringify({ to: 'rcpt' + (i % 10) + '@example.test', subject: 'bench ' + i, text: w.text });
+// closed loop: w.concurrency requests in flight, the next one sent when one is answered
+function closedLoop(count, offset, latencies, onStatus) {
   let next = 0;
-  const elu = performance.eventLoopUtilization();
-  const cpu0 = threadCpuMs();
-  Promise.all(Array.from({ length: Math.min(w.concurrency, count) }, async () => {
+  return Promise.all(Array.from({ length: Math.min(w.concurrency, count) }, async () => {
     while (next < count) {
-      const i = offset + next++;
-      const body = JSON.stringify({ to: 'rcpt' + (i % 10) + '@example.test', subject: 'bench ' + i, text: w.text });
+      const body = bodyOf(offset + next++);
       const start = performance.now();
       const status = await post(body);
       latencies.push(performance.now() - start);
-      if (status !== 202 && ++refused <= 3) console.error('enqueue answered ' + status);
+      onStatus(status);
     }
-  })).then(
+  }));
+}
+// open loop: request i is due at i / rate seconds whatever the answers so far; its latency counts from
+// when it was due, so a late start (the client or the machine busy) counts against the server too
+function paced(count, offset, rate, latencies, onStatus) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let next = 0;
+    let done = 0;
+    const tick = () => {
+      const due = Math.min(count, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
+      while (next < due) {
+        const i = next++;
+        const at = t0 + (i * 1000) / rate;
+        post(bodyOf(offset + i)).then((status) => {
+          latencies.push(performance.now() - at);
+          onStatus(status);
+          if (++done === count) resolve();
+        }, reject);
+      }
+      if (next < count) setTimeout(tick, Math.max(0, t0 + (next * 1000) / rate - performance.now()));
+    };
+    tick();
+  });
+}
+// each message { count, offset, rate? } is one run: count POSTs (bodies numbered from offset), closed
+// loop or, with a rate, paced; answered with their figures
+parentPort.on('message', ({ count, offset, rate }) => {
+  const latencies = [];
+  let refused = 0;
+  const onStatus = (status) => {
+    if (status !== 202 && ++refused <= 3) console.error('enqueue answered ' + status);
+  };
+  const elu = performance.eventLoopUtilization();
+  const cpu0 = threadCpuMs();
+  (rate ? paced(count, offset, rate, latencies, onStatus) : closedLoop(count, offset, latencies, onStatus)).then(
     () => {
       const cpu1 = threadCpuMs();
       parentPort.postMessage({ latencies, refused, busyMs: performance.eventLoopUtilization(elu).active, cpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0 });
@@ -281,14 +324,14 @@ parentPort.on('message', ({ count, offset }) => {
 `;
 
 /** Starts the client thread; each `run()` (called once it is up, so its start-up is not timed) sends `count` messages. */
-async function clientThread(base: string, headers: Record<string, string>): Promise<{ run(count: number, offset: number): Promise<ClientResult>; close(): Promise<number> }> {
+async function clientThread(base: string, headers: Record<string, string>): Promise<{ run(count: number, offset: number, rate?: number): Promise<ClientResult>; close(): Promise<number> }> {
   const thread = new Worker(CLIENT_THREAD, { eval: true, workerData: { base, headers, concurrency: ENQUEUE_CONCURRENCY, text: BODY, mode: CLIENT_MODE } });
   await new Promise<void>((resolve, reject) => {
     thread.once('message', () => resolve());
     thread.once('error', reject);
   });
   return {
-    run: (count, offset) =>
+    run: (count, offset, rate) =>
       new Promise((resolve, reject) => {
         thread.once('message', (m: ClientResult | { error: string }) => {
           thread.off('error', reject);
@@ -296,24 +339,25 @@ async function clientThread(base: string, headers: Record<string, string>): Prom
           else resolve(m);
         });
         thread.once('error', reject);
-        thread.postMessage({ count, offset });
+        thread.postMessage({ count, offset, rate });
       }),
     close: () => thread.terminate(),
   };
 }
 
-/** The load client's runs, in a thread or (BENCH_CLIENT=inline) on this one. */
+/** The load client's runs, in a thread or (BENCH_CLIENT=inline, closed loop only) on this one. */
 async function loadClient(base: string, headers: Record<string, string>) {
-  if (CLIENT_INLINE) return { run: (count: number, offset: number) => enqueueAll(base, headers, count, offset), close: async () => 0 };
+  if (CLIENT_INLINE) return { run: (count: number, offset: number, _rate?: number) => enqueueAll(base, headers, count, offset), close: async () => 0 };
   return clientThread(base, headers);
 }
 
 /**
  * The harness alone: the same load client, warmed up the same way, against a node:http server on
  * this thread that reads each body, parses its JSON and answers 202 at once. Its latency is the
- * floor the harness puts under any server's on this machine (both threads, 2 cores shared).
+ * floor the harness puts under any server's on this machine (both threads, 2 cores shared). With
+ * `rate`, paced as in (c) instead of the closed loop.
  */
-async function harnessFloor(): Promise<{ p50: number; p99: number }> {
+async function harnessFloor(rate?: number): Promise<{ p50: number; p99: number }> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -327,7 +371,7 @@ async function harnessFloor(): Promise<{ p50: number; p99: number }> {
   const client = await loadClient(`http://127.0.0.1:${port}`, { 'content-type': 'application/json' });
   try {
     await client.run(WARMUP, COUNT);
-    const { latencies } = await withLimit(client.run(COUNT, 0), 'the harness calibration');
+    const { latencies } = await withLimit(client.run(COUNT, 0, rate), 'the harness calibration');
     latencies.sort((a, b) => a - b);
     return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
   } finally {
@@ -337,7 +381,11 @@ async function harnessFloor(): Promise<{ p50: number; p99: number }> {
   }
 }
 
-async function throughMailport(sink: FaultSmtp) {
+/**
+ * Phase (b), then (unless the client is inline) the paced phase: once the queue has drained, COUNT
+ * more messages POSTed at `pacedRate` a second, open loop, while the worker sends them.
+ */
+async function throughMailport(sink: FaultSmtp, pacedRate: number) {
   const dir = mkdtempSync(join(tmpdir(), 'mailport-bench-'));
   const adminToken = `bench-${randomBytes(12).toString('hex')}`;
   const config = loadConfig({
@@ -362,28 +410,30 @@ async function throughMailport(sink: FaultSmtp) {
     const before = sink.stats.messagesAccepted;
     // a slow run still reports what it managed within the phase limit
     const delivered = sink.waitForAccepted(before + COUNT, PHASE_LIMIT_MS).then(() => true, () => false);
-    const stopProfile = process.env.BENCH_CPU_PROF ? await startProfile(process.env.BENCH_CPU_PROF) : null;
+    const stopProfile = process.env.BENCH_CPU_PROF && !PROFILE_PACED ? await startProfile(process.env.BENCH_CPU_PROF) : null;
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const main0 = threadCpuMs();
     const threads0 = threadsCpu();
     const { latencies, refused, busyMs, cpuMs: clientCpuMs } = await withLimit(client.run(COUNT, 0), 'enqueueing');
-    await client.close();
     const enqueuedMs = performance.now() - t0;
     const complete = await delivered;
     const ms = performance.now() - t0;
+    const deliveredB = sink.stats.messagesAccepted - before;
     const cpuMs = cpuMsSince(cpu0);
     const mainCpuMs = main0 === null ? null : threadCpuMs()! - main0;
     const threads = threadsCpuSince(threads0);
     await stopProfile?.();
     latencies.sort((a, b) => a - b);
+    const paced = complete && !CLIENT_INLINE ? await pacedPhase(client, sink, pacedRate) : null;
+    await client.close();
     return {
       complete,
       accepted: COUNT - refused,
       enqueuedMs,
       ms,
-      delivered: sink.stats.messagesAccepted - before,
-      rate: (sink.stats.messagesAccepted - before) / (ms / 1000),
+      delivered: deliveredB,
+      rate: deliveredB / (ms / 1000),
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
       max: latencies[latencies.length - 1],
@@ -393,11 +443,35 @@ async function throughMailport(sink: FaultSmtp) {
       clientBusyMs: busyMs,
       clientCpuMs,
       threads,
+      paced,
     };
   } finally {
     await app.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** COUNT messages at `rate` a second, open loop, while the worker sends them: their enqueue latency, and whether sending kept up. */
+async function pacedPhase(client: Awaited<ReturnType<typeof loadClient>>, sink: FaultSmtp, rate: number) {
+  const before = sink.stats.messagesAccepted;
+  const delivered = sink.waitForAccepted(before + COUNT, PHASE_LIMIT_MS).then(() => true, () => false);
+  // how long the main thread's event loop was held up: a request due meanwhile waits that long
+  const stopProfile = process.env.BENCH_CPU_PROF && PROFILE_PACED ? await startProfile(process.env.BENCH_CPU_PROF) : null;
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const t0 = performance.now();
+  const { latencies, refused } = await withLimit(client.run(COUNT, COUNT + WARMUP, rate), 'paced enqueueing');
+  loop.disable();
+  await stopProfile?.();
+  const arrivedMs = performance.now() - t0;
+  const complete = await delivered;
+  const ms = performance.now() - t0;
+  latencies.sort((a, b) => a - b);
+  return {
+    rate, refused, complete, arrivedMs, ms,
+    p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1]!,
+    loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6,
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)]!;
@@ -415,7 +489,7 @@ for (let r = 1; r <= ROUNDS; r++) {
   const sinkB = await startFaultSmtp({ discard: true });
   let b: Awaited<ReturnType<typeof throughMailport>>;
   try {
-    b = await throughMailport(sinkB);
+    b = await throughMailport(sinkB, PACED_SHARE * a.rate);
   } finally {
     await sinkB.close();
   }
@@ -435,20 +509,37 @@ for (let r = 1; r <= ROUNDS; r++) {
     `main-thread CPU per message (the event loop that serves the API, drives SMTP and runs the sink; in (a) it also composes): (a) ${perMsg(a.mainCpuMs)}, (b) ${perMsg(b.mainCpuMs)}` +
       (a.mainCpuMs && b.mainCpuMs ? `; (a)/(b) ${(a.mainCpuMs / b.mainCpuMs).toFixed(2)}, the ratio this thread allows when the other cores are free` : ''),
   );
+  if (b.paced) {
+    const c = b.paced;
+    console.log(
+      `(c) paced, open loop: ${COUNT} messages arriving at ${Math.round(c.rate)} msg/s (${PACED_SHARE} × (a)) while the worker sends: enqueue latency from when each was due p50 ${c.p50.toFixed(1)} ms, p99 ${c.p99.toFixed(1)} ms, max ${c.max.toFixed(1)} ms; ` +
+        `main event-loop delay p99 ${c.loopP99.toFixed(1)} ms, max ${c.loopMax.toFixed(1)} ms; ` +
+        (c.complete ? `all sent ${seconds(c.ms - c.arrivedMs)} s after the last arrival` : `INCOMPLETE: not all sent within ${PHASE_LIMIT_MS / 1000} s`) + (c.refused ? `; ${c.refused} refused` : ''),
+    );
+  }
   console.log(`CPU by thread, (a): ${a.threads || 'n/a'}`);
   console.log(`CPU by thread, (b): ${b.threads || 'n/a'}`);
 }
 
 const ratio = median(rounds.map((x) => x.ratio));
 const p99 = median(rounds.map((x) => x.b.p99));
-const complete = rounds.every((x) => x.b.complete);
+const pacedRounds = rounds.map((x) => x.b.paced).filter((c): c is NonNullable<typeof c> => c !== null);
+const pacedP99 = pacedRounds.length ? median(pacedRounds.map((c) => c.p99)) : null;
+const complete = rounds.every((x) => x.b.complete) && pacedRounds.every((c) => c.complete);
 console.log(`\nover ${ROUNDS} round(s), the median: (a) ${Math.round(median(rounds.map((x) => x.a.rate)))} msg/s, (b) ${Math.round(median(rounds.map((x) => x.b.rate)))} msg/s`);
 console.log(`ratio (b)/(a): ${ratio.toFixed(2)} (target ≥ 0.8) ${ratio >= 0.8 ? 'met' : 'NOT met'}; by round ${rounds.map((x) => x.ratio.toFixed(2)).join(', ')}`);
-console.log(`enqueue p99: ${p99.toFixed(1)} ms (target ≤ 20 ms) ${p99 <= 20 ? 'met' : 'NOT met'}; p50 ${median(rounds.map((x) => x.b.p50)).toFixed(1)} ms; harness floor p99 ${floor.p99.toFixed(1)} ms; by round ${rounds.map((x) => x.b.p99.toFixed(1)).join(', ')} ms`);
+console.log(`enqueue p99 in (b), closed loop with ${ENQUEUE_CONCURRENCY} in flight: ${p99.toFixed(1)} ms (target ≤ 20 ms) ${p99 <= 20 ? 'met' : 'NOT met'}; p50 ${median(rounds.map((x) => x.b.p50)).toFixed(1)} ms; harness floor p99 ${floor.p99.toFixed(1)} ms; by round ${rounds.map((x) => x.b.p99.toFixed(1)).join(', ')} ms`);
+const pacedFloor = pacedP99 !== null ? await harnessFloor(median(pacedRounds.map((c) => c.rate))) : null;
+if (pacedP99 !== null) {
+  console.log(
+    `enqueue p99 in (c), paced at ${PACED_SHARE} × (a): ${pacedP99.toFixed(1)} ms (target ≤ 20 ms) ${pacedP99 <= 20 ? 'met' : 'NOT met'}; p50 ${median(pacedRounds.map((c) => c.p50)).toFixed(1)} ms; ` +
+      `harness floor at that pace p50 ${pacedFloor!.p50.toFixed(1)} ms, p99 ${pacedFloor!.p99.toFixed(1)} ms; by round ${pacedRounds.map((c) => c.p99.toFixed(1)).join(', ')} ms`,
+  );
+}
 const mid = (f: (x: (typeof rounds)[number]) => number | null) => {
   const xs = rounds.map(f).filter((x): x is number => x !== null);
   return xs.length ? +(median(xs) / COUNT).toFixed(3) : null;
 };
-console.log(JSON.stringify({ complete, rounds: ROUNDS, count: COUNT, connections: CONNECTIONS, concurrency: ENQUEUE_CONCURRENCY, baselineMsgPerSec: Math.round(median(rounds.map((x) => x.a.rate))), mailportMsgPerSec: Math.round(median(rounds.map((x) => x.b.rate))), ratio: +ratio.toFixed(3), ratios: rounds.map((x) => +x.ratio.toFixed(3)), enqueueP50Ms: +median(rounds.map((x) => x.b.p50)).toFixed(2), enqueueP99Ms: +p99.toFixed(2), harnessFloorP99Ms: +floor.p99.toFixed(2), warmup: WARMUP, client: CLIENT_MODE, clientCpuMsPerMsg: mid((x) => x.b.clientCpuMs), baselineMainCpuMsPerMsg: mid((x) => x.a.mainCpuMs), mailportMainCpuMsPerMsg: mid((x) => x.b.mainCpuMs), baselineCpuMsPerMsg: mid((x) => x.a.cpuMs), mailportCpuMsPerMsg: mid((x) => x.b.cpuMs) }));
+console.log(JSON.stringify({ complete, rounds: ROUNDS, count: COUNT, connections: CONNECTIONS, concurrency: ENQUEUE_CONCURRENCY, baselineMsgPerSec: Math.round(median(rounds.map((x) => x.a.rate))), mailportMsgPerSec: Math.round(median(rounds.map((x) => x.b.rate))), ratio: +ratio.toFixed(3), ratios: rounds.map((x) => +x.ratio.toFixed(3)), enqueueP50Ms: +median(rounds.map((x) => x.b.p50)).toFixed(2), enqueueP99Ms: +p99.toFixed(2), harnessFloorP99Ms: +floor.p99.toFixed(2), pacedShare: PACED_SHARE, pacedP50Ms: pacedRounds.length ? +median(pacedRounds.map((c) => c.p50)).toFixed(2) : null, pacedP99Ms: pacedP99 === null ? null : +pacedP99.toFixed(2), pacedFloorP99Ms: pacedFloor ? +pacedFloor.p99.toFixed(2) : null, warmup: WARMUP, client: CLIENT_MODE, clientCpuMsPerMsg: mid((x) => x.b.clientCpuMs), baselineMainCpuMsPerMsg: mid((x) => x.a.mainCpuMs), mailportMainCpuMsPerMsg: mid((x) => x.b.mainCpuMs), baselineCpuMsPerMsg: mid((x) => x.a.cpuMs), mailportCpuMsPerMsg: mid((x) => x.b.cpuMs) }));
 clearTimeout(hardStop);
 process.exit(complete ? 0 : 1);
