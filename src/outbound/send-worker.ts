@@ -101,6 +101,33 @@ const TEMPORARY_REPLY = /^4\d\d(?:[ -]|$)/;
 type Refusal = { address: string; response: string; retryId?: string };
 
 /**
+ * The recipients an earlier attempt of this job saw refused for good (5xx at RCPT TO) while every
+ * other recipient was refused only for now: kept on the waiting job (`rejected`), not asked again.
+ * Empty for any other job (a job's `rejected` is otherwise written only with its final outcome).
+ */
+function refusedForGood(job: Pick<OutboxSummary, 'rejected'>): Refusal[] {
+  if (job.rejected === null) return [];
+  return (JSON.parse(job.rejected) as Refusal[]).filter((x) => !TEMPORARY_REPLY.test(x.response));
+}
+
+/** The recipients this attempt asks the server for: all of the job's but those refused for good before. */
+function recipientsToAsk(job: Pick<OutboxSummary, 'recipients' | 'rejected'>): string[] {
+  const all = JSON.parse(job.recipients) as string[];
+  const gone = refusedForGood(job);
+  if (gone.length === 0) return all;
+  const skip = new Set(gone.map((x) => x.address.toLowerCase()));
+  return all.filter((a) => !skip.has(a.toLowerCase()));
+}
+
+/** Refusals of earlier and of this attempt, one per address (the later one wins), earlier ones first. */
+function mergeRefusals(earlier: Refusal[], now: Refusal[]): Refusal[] {
+  if (earlier.length === 0) return now;
+  const byAddress = new Map<string, Refusal>();
+  for (const x of [...earlier, ...now]) byAddress.set(x.address.toLowerCase(), x);
+  return [...byAddress.values()];
+}
+
+/**
  * A claimed job. `tenants`: the tenant rows read for the jobs of one claim, shared by them (one read
  * per tenant and claim, never older than the claim). `senderResolved`: the platform From was decided
  * during this attempt and stays as stored; the outcome records that, so later attempts keep it.
@@ -357,11 +384,15 @@ export class SendWorker {
     }
     const code = result.responseCode;
     if (code !== null && code >= 500) return this.fail(job, err, result, true);
+    // every recipient refused, some for good (5xx) and some for now (4xx): the message waits for the
+    // latter, and the former are kept as refused and not asked again
+    const forGood = result.rejected.filter((x) => !TEMPORARY_REPLY.test(x.response));
+    if (forGood.length > 0 && forGood.length < result.rejected.length) job.rejected = JSON.stringify(mergeRefusals(refusedForGood(job), forGood));
     if (code === null && err.action === 'fix_settings' && route.kind === 'own') {
       // the account's settings no longer work (certificate, host, port): red, and retried with backoff
       await this.deps.accounts.recordFailure(job.tenant_id, route.account.id, { code: err.code, message: err.message, hint: err.hint ?? null });
     }
-    return this.retryLater(job, err, true);
+    return this.retryLater(job, err, true, result);
   }
 
   private async route(job: OutboxSummary): Promise<Route | { wait: MailportError } | { fail: MailportError }> {
@@ -399,7 +430,7 @@ export class SendWorker {
   }
 
   private async send(job: OutboxSummary, route: Route, raw: Buffer): Promise<PoolSendResult> {
-    const envelope = { from: (route.kind === 'platform' && route.overflow?.envelopeFrom) || job.envelope_from, to: JSON.parse(job.recipients) as string[] };
+    const envelope = { from: (route.kind === 'platform' && route.overflow?.envelopeFrom) || job.envelope_from, to: recipientsToAsk(job) };
     if (route.kind === 'platform') {
       return this.deps.pool.send({ key: 'platform', endpoint: route.relay.endpoint, cred: route.relay.cred, envelope, raw, trusted: true });
     }
@@ -422,7 +453,7 @@ export class SendWorker {
       const until = await this.deps.limiter.blockedUntil(account.id);
       return until ? { ok: false, retryAt: until, window: 'day', reason: 'penalty' } : null;
     }
-    const r = await this.deps.limiter.reserve(account.id, spec, job.recipient_count);
+    const r = await this.deps.limiter.reserve(account.id, spec, recipientsToAsk(job).length);
     return r.ok ? r.id : r;
   }
 
@@ -495,7 +526,8 @@ export class SendWorker {
     const copy = route.kind === 'own' ? (first && endpointOf(route.account, 'imap') ? 'pending' : 'skipped') : null;
     const retry = this.followUpOf(job, r.rejected, now);
     const followUp = retry?.job;
-    const rejected: Refusal[] = followUp ? r.rejected.map((x) => (TEMPORARY_REPLY.test(x.response) ? { ...x, retryId: followUp.id } : x)) : r.rejected;
+    const refused: Refusal[] = followUp ? r.rejected.map((x) => (TEMPORARY_REPLY.test(x.response) ? { ...x, retryId: followUp.id } : x)) : r.rejected;
+    const rejected = mergeRefusals(refusedForGood(job), refused);
     const patch: OutboxPatch = {
       status: 'sent', attempts: job.attempts + 1, response: r.response, accepted: JSON.stringify(r.accepted), rejected: JSON.stringify(rejected),
       sent_at: at, last_error: null, via: route.kind, updated_at: at,
@@ -506,7 +538,7 @@ export class SendWorker {
     if (!(await this.finish(job, patch, followUp))) return this.lost(job);
     if (followUp && reservation) {
       // the follow-up reserves for the recipients it takes over: counted there, not twice
-      await this.deps.limiter.shrink(reservation, Math.max(1, job.recipient_count - followUp.recipient_count))
+      await this.deps.limiter.shrink(reservation, Math.max(1, recipientsToAsk(job).length - followUp.recipient_count))
         .catch((err) => this.log.warn({ err, outboxId: job.id }, 'recipients sent to again later still count against this send too'));
     }
     this.deps.metrics?.sendOutcome('sent');
@@ -559,7 +591,7 @@ export class SendWorker {
   private async fail(job: Job, err: MailportError, r: PoolSendResult | null, attempted: boolean): Promise<void> {
     const at = this.now().toISOString();
     const reply = err.response ?? null;
-    const rejected = r && !r.ok ? r.rejected : [];
+    const rejected = mergeRefusals(refusedForGood(job), r && !r.ok ? r.rejected : []);
     const patch: OutboxPatch = { status: 'failed', attempts: job.attempts + (attempted ? 1 : 0), last_error: this.errorJson(err, reply, at), response: reply, rejected: JSON.stringify(rejected), updated_at: at };
     if (!(await this.finish(job, patch))) return this.lost(job);
     this.deps.metrics?.sendOutcome('failed');
@@ -572,12 +604,12 @@ export class SendWorker {
     return Date.parse(job.send_at ?? job.created_at) + this.options.maxAgeMs;
   }
 
-  /** A temporary failure: again after the backoff, or failed once the message is too old. */
-  private retryLater(job: Job, err: MailportError, attempted: boolean): Promise<void> {
+  /** A temporary failure: again after the backoff, or failed once the message is too old (`r`: the attempt's result, whose refusals a failure records). */
+  private retryLater(job: Job, err: MailportError, attempted: boolean, r: PoolSendResult | null = null): Promise<void> {
     const at = this.now();
     const now = at.getTime();
     const deadline = this.deadlineOf(job);
-    if (now >= deadline) return this.fail(job, err, null, attempted);
+    if (now >= deadline) return this.fail(job, err, r, attempted);
     const next = Math.min(now + this.backoff(job.attempts + 1), deadline);
     return this.defer(job, err, new Date(next), attempted, false, at);
   }
@@ -593,17 +625,19 @@ export class SendWorker {
     const reply = err.response ?? null;
     const previous = job.last_error ? (JSON.parse(job.last_error) as JobError).code : null;
     const patch: OutboxPatch = { status: 'deferred', attempts: job.attempts + (attempted ? 1 : 0), next_attempt_at: until.toISOString(), last_error: this.errorJson(err, reply, at), response: reply, updated_at: at };
+    // recipients refused for good while the others wait (see sendReady): shown, and not asked again
+    if (job.rejected !== null) patch.rejected = job.rejected;
     if (!(await this.finish(job, patch))) return this.lost(job);
     this.deps.metrics?.sendOutcome('deferred');
     if (err.code === 'LIMIT_REACHED') this.deps.metrics?.limitDeferral();
     this.log.info({ outboxId: job.id, accountId: job.account_id, code: err.code, nextAttemptAt: patch.next_attempt_at }, 'message deferred');
     if (quietIfSame && previous === err.code && job.status === 'deferred') return;
-    await this.emit(job, 'message.deferred', this.deferredData({ message_id: job.message_id, attempts: patch.attempts!, next_attempt_at: patch.next_attempt_at! }, err, reply));
+    await this.emit(job, 'message.deferred', this.deferredData({ message_id: job.message_id, attempts: patch.attempts!, next_attempt_at: patch.next_attempt_at!, rejected: job.rejected }, err, reply));
   }
 
-  /** The data of a `message.deferred` event (besides what {@link emit} adds). */
-  private deferredData(job: Pick<OutboxSummary, 'message_id' | 'attempts' | 'next_attempt_at'>, err: MailportError, reply: string | null): Record<string, unknown> {
-    return { messageId: job.message_id, attempts: job.attempts, nextAttemptAt: job.next_attempt_at, error: { code: err.code, message: err.message, hint: err.hint ?? null, response: reply } };
+  /** The data of a `message.deferred` event (besides what {@link emit} adds); `rejected`: the recipients refused for good so far. */
+  private deferredData(job: Pick<OutboxSummary, 'message_id' | 'attempts' | 'next_attempt_at' | 'rejected'>, err: MailportError, reply: string | null): Record<string, unknown> {
+    return { messageId: job.message_id, attempts: job.attempts, nextAttemptAt: job.next_attempt_at, error: { code: err.code, message: err.message, hint: err.hint ?? null, response: reply }, rejected: refusedForGood(job) };
   }
 
   private lost(job: OutboxSummary): void {

@@ -18,20 +18,20 @@ describe('sending against a faulty SMTP server', () => {
   const servers: FaultSmtp[] = [];
 
   const send = (body: Record<string, unknown>) => t.request('POST', '/v1/messages', { token: tenant.apiKey, body });
-  const job = async (id: string) => (await t.request('GET', `/v1/outbox/${id}`, { token: tenant.apiKey })).body;
+  const job = async (id: string, token = tenant.apiKey) => (await t.request('GET', `/v1/outbox/${id}`, { token })).body;
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-  /** Polls the outbox until the job satisfies `ok` (the worker runs on its own). */
-  async function until(id: string, ok: (j: any) => boolean, what: string, timeoutMs = 10_000): Promise<any> {
+  /** Polls the outbox until the job satisfies `ok` (the worker runs on its own); `token`: of the job's tenant. */
+  async function until(id: string, ok: (j: any) => boolean, what: string, timeoutMs = 10_000, token?: string): Promise<any> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const j = await job(id);
+      const j = await job(id, token);
       if (ok(j)) return j;
       if (Date.now() > end) assert.fail(`job ${id} is ${j.status} (attempts ${j.attempts}, ${JSON.stringify(j.lastError)}), wanted ${what}`);
       await sleep(50);
     }
   }
-  const status = (id: string, s: string, timeoutMs?: number) => until(id, (j) => j.status === s, s, timeoutMs);
+  const status = (id: string, s: string, timeoutMs?: number, token?: string) => until(id, (j) => j.status === s, s, timeoutMs, token);
 
   /** A fault server and an account (created without a check) that sends through it. */
   async function faultyAccount(script: FaultSmtpOptions = {}, over: Record<string, unknown> = {}, token = tenant.apiKey): Promise<{ smtp: FaultSmtp; id: string }> {
@@ -317,6 +317,42 @@ describe('sending against a faulty SMTP server', () => {
       assert.deepEqual(last.accepted, ['b@example.test']);
       assert.equal(smtp.messageIds.get(original.messageId.replace(/^<|>$/g, '')), 3);
       assert.deepEqual(smtp.messages.map((m) => m.to), [['ok@example.test'], ['a@example.test'], ['b@example.test']]);
+    });
+  });
+
+  describe('every recipient refused, some for good (5xx) and some for now (4xx)', () => {
+    let own: { id: string; apiKey: string };
+    before(async () => {
+      own = await t.createTenant('All refused');
+      const hook = await t.request('POST', '/v1/webhooks', { token: own.apiKey, body: { url: 'http://127.0.0.1:9/hooks', events: ['message.deferred'] } });
+      assert.equal(hook.status, 201, hook.text);
+    });
+
+    test('the message waits for the 4xx ones only: the 5xx ones are kept as refused and never asked again', async () => {
+      let goneTries = 0;
+      const gone = { match: (a: string) => a === 'gone@example.test' && ++goneTries > 0, reply: { code: 550, message: '5.1.1 No such user' } };
+      const full = { match: (a: string) => a === 'full@example.test', reply: { code: 452, message: '4.2.2 Mailbox full' } };
+      const { smtp, id: accountId } = await faultyAccount({ rcptTo: [gone, full] }, { limits: { perDay: 50 } }, own.apiKey);
+      const r = await t.request('POST', '/v1/messages', { token: own.apiKey, body: { accountId, to: ['gone@example.test', 'full@example.test'], subject: 'Nobody yet', text: 'Nobody yet\n' } });
+      assert.equal(r.status, 202, r.text);
+      const id: string = r.body.id;
+      const waiting = await status(id, 'deferred', undefined, own.apiKey);
+      assert.match(waiting.lastError.response, /^452 /, 'waits for the recipient refused for now');
+      assert.deepEqual(waiting.rejected.map((x: any) => [x.address, x.response.slice(0, 3)]), [['gone@example.test', '550']]);
+      const deferred = (await t.app.store.db.selectFrom('webhook_events').select('payload').where('type', '=', 'message.deferred').execute())
+        .map((e) => JSON.parse(e.payload).data).find((d) => d.id === id);
+      assert.deepEqual(deferred.rejected.map((x: any) => x.address), ['gone@example.test'], 'the event names it too');
+
+      // asked again: the 4xx address alone, still refused for now
+      await until(id, (j) => j.attempts >= 2, 'a second attempt', undefined, own.apiKey);
+      assert.equal(goneTries, 1, 'the 550 address is not asked again');
+      smtp.setScript({ rcptTo: [gone] });
+      const done = await status(id, 'sent', undefined, own.apiKey);
+      assert.deepEqual(done.accepted, ['full@example.test']);
+      assert.deepEqual(done.rejected.map((x: any) => [x.address, x.response.slice(0, 3)]), [['gone@example.test', '550']], 'the earlier refusal stays on the record');
+      assert.equal(goneTries, 1);
+      assert.deepEqual(smtp.messages.map((m) => m.to), [['full@example.test']]);
+      assert.equal((await t.request('GET', `/v1/accounts/${accountId}/usage`, { token: own.apiKey })).body.sentInWindow, 1, 'counted for the recipient it went to');
     });
   });
 
