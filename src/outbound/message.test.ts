@@ -46,3 +46,20 @@ test('replaceSender swaps From, adds Reply-To, and keeps every other byte', asyn
   assert.ok(out.endsWith(raw.subarray(raw.indexOf('\r\n\r\n')).toString()));
   assert.match(out, /^Message-ID: <1@acme\.test>$/m);
 });
+
+test('attachments: base64 with line breaks is taken, anything else refused, and a flood of line breaks is checked in linear time', () => {
+  const base = { to: 'a@example.test', subject: 's', text: 't' };
+  const wrapped = Buffer.from('hello world, '.repeat(20)).toString('base64').replace(/.{76}/g, '$&\r\n');
+  const m = normalizeMessage({ ...base, attachments: [{ filename: 'a.txt', content: `${wrapped}\r\n` }] }, NOW);
+  assert.equal(m.attachments[0]!.content.toString(), 'hello world, '.repeat(20));
+  for (const content of ['abc!', '====', 'YQ==YQ==', '\n'.repeat(10) + '*']) {
+    assert.throws(() => normalizeMessage({ ...base, attachments: [{ filename: 'a.txt', content }] }, NOW), { field: 'attachments.0.content' }, content);
+  }
+  // 100,000 line breaks and one bad character: a few milliseconds; the earlier single pattern, quadratic,
+  // took about 18 s here. The bound is a guard against that complexity (500 times the linear time), not a speed target.
+  const t0 = performance.now();
+  assert.throws(() => normalizeMessage({ ...base, attachments: [{ filename: 'a.txt', content: '\n'.repeat(100_000) + '!' }] }, NOW), { field: 'attachments.0.content' });
+  assert.throws(() => normalizeMessage({ ...base, to: `a@${'.'.repeat(100_000)}@` }, NOW), { field: 'to' });
+  const ms = performance.now() - t0;
+  assert.ok(ms < 1_000, `checking took ${ms.toFixed(0)} ms`);
+});

@@ -57,7 +57,13 @@ const SEND_AT_SKEW_MS = 60_000;
 
 const EMAIL_RE = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
 const HEADER_NAME_RE = /^X-[A-Za-z0-9-]{1,76}$/i;
-const BASE64_RE = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
+/**
+ * Base64 once its whitespace is gone. Checked in two linear steps: one pattern that also let line
+ * breaks and trailing whitespace through took time quadratic in the number of line breaks (20,000
+ * took 0.6 s; a 1 MB request of them would have held the event loop for minutes).
+ */
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+const WHITESPACE = /\s+/g;
 /** Headers the composer sets itself, even when spelled as X- (none today; kept as the one place to add them). */
 const LINE_BREAK = /[\r\n]/;
 
@@ -72,7 +78,8 @@ function address(field: string, a: AddressInput): MimeAddress {
   noBreak(`${field}.address`, value.address);
   noBreak(`${field}.name`, value.name);
   const addr = String(value.address ?? '').trim();
-  if (!EMAIL_RE.test(addr) || addr.length > 254) throw invalid(typeof a === 'string' ? field : `${field}.address`, `${field} must be an address such as name@example.com`);
+  // the length first: the pattern backtracks on long strings
+  if (addr.length > 254 || !EMAIL_RE.test(addr)) throw invalid(typeof a === 'string' ? field : `${field}.address`, `${field} must be an address such as name@example.com`);
   return { name: value.name?.trim() || null, address: addr };
 }
 
@@ -114,7 +121,7 @@ export function normalizeMessage(input: MessageInput, now: Date): NormalizedMess
   const attachments = (input.attachments ?? []).map((a, i) => {
     noBreak(`attachments.${i}.filename`, a.filename);
     noBreak(`attachments.${i}.contentType`, a.contentType);
-    if (!BASE64_RE.test(a.content)) throw invalid(`attachments.${i}.content`, 'content must be base64');
+    if (!BASE64_RE.test(a.content.replace(WHITESPACE, ''))) throw invalid(`attachments.${i}.content`, 'content must be base64');
     const content = Buffer.from(a.content, 'base64');
     total += content.length;
     if (total > MAX_ATTACHMENT_BYTES) throw invalid(`attachments.${i}.content`, `attachments may be at most ${MAX_ATTACHMENT_BYTES / 1024 / 1024} MB together`);
