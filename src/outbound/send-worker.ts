@@ -631,7 +631,8 @@ export class SendWorker {
     this.deps.metrics?.sendOutcome('deferred');
     if (err.code === 'LIMIT_REACHED') this.deps.metrics?.limitDeferral();
     this.log.info({ outboxId: job.id, accountId: job.account_id, code: err.code, nextAttemptAt: patch.next_attempt_at }, 'message deferred');
-    if (quietIfSame && previous === err.code && job.status === 'deferred') return;
+    // the job's status here is always the claim's `sending`: its last error says why it waited before
+    if (quietIfSame && previous === err.code) return;
     await this.emit(job, 'message.deferred', this.deferredData({ message_id: job.message_id, attempts: patch.attempts!, next_attempt_at: patch.next_attempt_at!, rejected: job.rejected }, err, reply));
   }
 

@@ -295,6 +295,9 @@ describe('sending through the outbox against real mail servers', () => {
     const still = await job(res.body.id);
     assert.equal(still.status, 'deferred');
     assert.equal(still.attempts, 1, 'no login retried with the same password');
+    const deferrals = (await t.app.store.db.selectFrom('webhook_events').select('payload').where('type', '=', 'message.deferred').execute())
+      .filter((e) => JSON.parse(e.payload).data.id === res.body.id);
+    assert.equal(deferrals.length, 1, 'announced once while it waits, not at every look');
 
     const fixed = await t.request('PATCH', `/v1/accounts/${id}`, { token: tenant.apiKey, body: { password: sender.password } });
     assert.equal(fixed.status, 200, fixed.text);
