@@ -176,6 +176,12 @@ export class SendWorker {
   /** when the send loop last looked for due Sent copies, and whether that look filled a batch */
   private copiesAt = Number.NEGATIVE_INFINITY;
   private copiesFull = false;
+  /**
+   * The Sent-copy batch being made, beside the send loop: a copy waits for its provider (up to
+   * `searchDelayMs` for one that may file its own) and holds an IMAP session, and sending must not
+   * wait for that.
+   */
+  private copying: Promise<void> | null = null;
   /** outcomes reached in the same turn of the event loop (the jobs of one claim finish together) are written in one transaction */
   private readonly outcomes: Batcher<OutboxOutcome, boolean>;
 
@@ -205,9 +211,10 @@ export class SendWorker {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.ticking;
-    if (this.inFlight.size > 0) {
+    const pending = [...this.inFlight, ...(this.copying ? [this.copying] : [])];
+    if (pending.length > 0) {
       let t: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (t = setTimeout(r, this.options.stopTimeoutMs)))]);
+      await Promise.race([Promise.allSettled(pending), new Promise((r) => (t = setTimeout(r, this.options.stopTimeoutMs)))]);
       clearTimeout(t);
     }
     if (was) this.log.info('send worker stopped');
@@ -241,11 +248,14 @@ export class SendWorker {
       this.saturated = free <= 0 || busy;
       // Sent copies are looked for once per poll, not on every early poll that a finished send
       // triggers under load (each look is a query); a full batch looks again at once. Wall-clock
-      // pacing (performance.now), not the job clock, which tests may hold still or move.
+      // pacing (performance.now), not the job clock, which tests may hold still or move. One batch
+      // at a time, not awaited here: the next claim does not wait for it.
       const nowMs = performance.now();
-      if (this.copiesFull || nowMs - this.copiesAt >= this.options.pollMs) {
+      if (!this.copying && (this.copiesFull || nowMs - this.copiesAt >= this.options.pollMs)) {
         this.copiesAt = nowMs;
-        this.copiesFull = (await this.copyDue()) >= this.options.batchSize;
+        this.copying = this.copyDue()
+          .then((n) => void (this.copiesFull = n >= this.options.batchSize), (err) => this.log.error({ err }, 'Sent-copy poll failed'))
+          .finally(() => (this.copying = null));
       }
     } catch (err) {
       this.log.error({ err }, 'outbox poll failed');
