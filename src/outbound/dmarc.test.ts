@@ -38,7 +38,7 @@ function resolverFor(server: DnsServer, timeout = 1000): ResolveTxt {
   return (name) => r.resolveTxt(name);
 }
 
-const input = (companyEmail: string, fromName: string | null = 'Acme Sales') => ({ companyEmail, fromName, platformAddress: 'notify@crm.example', platformName: 'CRM' });
+const input = (fromEmail: string, fromName: string | null = 'Acme Sales') => ({ fromEmail, fromName, platformAddress: 'notify@crm.example', platformName: 'CRM' });
 
 test('p=none keeps the company From, with no Reply-To', async () => {
   const sender = await platformSender(input('hello@open.test'), resolverFor(dns));
@@ -59,7 +59,7 @@ test('p=quarantine and p=reject move From to the platform, named "<name> via <pl
 });
 
 test('platformName defaults to the domain of the platform address', async () => {
-  const sender = await platformSender({ companyEmail: 'x@strict.test', fromName: 'Jo', platformAddress: 'mailer@relay.example' }, resolverFor(dns));
+  const sender = await platformSender({ fromEmail: 'x@strict.test', fromName: 'Jo', platformAddress: 'mailer@relay.example' }, resolverFor(dns));
   assert.equal(sender.from.name, 'Jo via relay.example');
 });
 
@@ -99,11 +99,13 @@ test('malformed records never enforce: bad p= counts as none, v= not first is no
   assert.deepEqual(await platformSender(input('no-at-sign'), resolve), { from: { name: 'Acme Sales', address: 'no-at-sign' } });
 });
 
-test('SERVFAIL and a timeout count as no record and never throw', async () => {
-  assert.deepEqual(await platformSender(input('a@servfail.test'), resolverFor(dns)), { from: { name: 'Acme Sales', address: 'a@servfail.test' } });
+test('when DNS cannot tell (SERVFAIL, a timeout) the platform sends From itself, as for an enforcing policy; never throws', async () => {
+  const fallBack = (address: string) => ({ from: { name: 'Acme Sales via CRM', address: 'notify@crm.example' }, replyTo: address });
+  assert.deepEqual(await platformSender(input('a@servfail.test'), resolverFor(dns)), fallBack('a@servfail.test'));
+  assert.equal(await dmarcPolicy('servfail.test', resolverFor(dns)), null, 'no policy known');
   const started = Date.now();
   const sender = await platformSender(input('a@silent.test'), resolverFor(silent, 300));
-  assert.deepEqual(sender, { from: { name: 'Acme Sales', address: 'a@silent.test' } });
+  assert.deepEqual(sender, fallBack('a@silent.test'));
   assert.ok(Date.now() - started < 3000, 'bounded by the resolver timeout');
   // a resolver that throws synchronously or returns junk is survived too
   const throwing: ResolveTxt = () => {

@@ -9,15 +9,18 @@
  * own From.
  *
  * Lookup (RFC 7489 §6.6.3): `_dmarc.<domain>`; when that has no DMARC record, `_dmarc.<organisational
- * domain>`, whose `sp=` (else `p=`) then applies. DNS trouble never fails a send: it counts as "no
- * record" (answers are cached for a few minutes, failures for less, in a bounded cache per resolver).
+ * domain>`, whose `sp=` (else `p=`) then applies. DNS trouble never fails a send: when DNS cannot
+ * tell (SERVFAIL, a timeout), the message goes out From the platform as for an enforcing policy,
+ * which is always deliverable, rather than risk a company From that the receiver rejects (answers
+ * are cached for a few minutes, failures for less, in a bounded cache per resolver).
  */
 import { Resolver } from 'node:dns/promises';
 
 export type ResolveTxt = (name: string) => Promise<string[][]>;
 
 export interface PlatformSenderInput {
-  companyEmail: string;
+  /** the address the message was accepted From: the company email, or an account's that sends through the platform */
+  fromEmail: string;
   fromName: string | null;
   platformAddress: string;
   /** shown after "via"; default: the domain of `platformAddress` */
@@ -158,14 +161,22 @@ function cachedDmarc(domain: string, resolveTxt: ResolveTxt): Promise<Lookup> {
  *   await dmarcPolicy('news.acme.com', defaultResolveTxt()) // → 'quarantine' when acme.com says sp=quarantine
  */
 export async function dmarcPolicy(domain: string, resolveTxt: ResolveTxt): Promise<DmarcPolicy | null> {
+  const policy = await policyOf(domain, resolveTxt);
+  return policy === 'unknown' ? null : policy;
+}
+
+/** {@link dmarcPolicy}, or `unknown` when DNS could not tell (the lookup that would have decided it failed). */
+async function policyOf(domain: string, resolveTxt: ResolveTxt): Promise<DmarcPolicy | null | 'unknown'> {
   const name = domain.toLowerCase().replace(/\.$/, '');
   if (!name || !name.includes('.')) return null;
   const own = await cachedDmarc(name, resolveTxt);
   if (own.record) return own.record.p;
+  if (own.failed) return 'unknown';
   const org = organisationalDomain(name);
   if (org === name) return null;
   const parent = await cachedDmarc(org, resolveTxt);
-  return parent.record ? (parent.record.sp ?? parent.record.p) : null;
+  if (parent.record) return parent.record.sp ?? parent.record.p;
+  return parent.failed ? 'unknown' : null;
 }
 
 function domainOf(address: string): string {
@@ -174,29 +185,30 @@ function domainOf(address: string): string {
 }
 
 /**
- * The From (and Reply-To) of a message sent through the platform processor for a tenant: the
- * company's own address, unless the company domain's DMARC policy is quarantine or reject, then the
- * platform's address named "<from name or company email> via <platform>", with Reply-To the company.
+ * The From (and Reply-To) of a message sent through the platform processor: the address it was
+ * accepted From (the company's, or an account's), unless that domain's DMARC policy is quarantine or
+ * reject, or DNS cannot tell; then the platform's address named "<from name or address> via
+ * <platform>", with Reply-To the address it was accepted From.
  *
  * @example
- *   await platformSender({ companyEmail: 'hello@acme.com', fromName: 'Acme', platformAddress: 'notify@crm.example', platformName: 'CRM' }, defaultResolveTxt())
+ *   await platformSender({ fromEmail: 'hello@acme.com', fromName: 'Acme', platformAddress: 'notify@crm.example', platformName: 'CRM' }, defaultResolveTxt())
  *   // acme.com has p=reject → { from: { name: 'Acme via CRM', address: 'notify@crm.example' }, replyTo: 'hello@acme.com' }
  *   // no record or p=none  → { from: { name: 'Acme', address: 'hello@acme.com' } }
  */
 export async function platformSender(
-  input: { companyEmail: string; fromName: string | null; platformAddress: string; platformName?: string },
+  input: PlatformSenderInput,
   resolveTxt: (name: string) => Promise<string[][]>,
-): Promise<{ from: { name: string; address: string }; replyTo?: string }> {
+): Promise<PlatformSender> {
   const name = input.fromName?.trim() || null;
-  let policy: DmarcPolicy | null = null;
+  let policy: DmarcPolicy | null | 'unknown';
   try {
-    policy = await dmarcPolicy(domainOf(input.companyEmail), resolveTxt);
+    policy = await policyOf(domainOf(input.fromEmail), resolveTxt);
   } catch {
-    policy = null; // belt and braces: a send never fails on the DMARC lookup
+    policy = 'unknown'; // belt and braces: a send never fails on the DMARC lookup
   }
-  if (policy !== 'quarantine' && policy !== 'reject') return { from: { name: name ?? '', address: input.companyEmail } };
+  if (policy === null || policy === 'none') return { from: { name: name ?? '', address: input.fromEmail } };
   const platformName = input.platformName?.trim() || domainOf(input.platformAddress) || input.platformAddress;
-  return { from: { name: `${name ?? input.companyEmail} via ${platformName}`, address: input.platformAddress }, replyTo: input.companyEmail };
+  return { from: { name: `${name ?? input.fromEmail} via ${platformName}`, address: input.platformAddress }, replyTo: input.fromEmail };
 }
 
 let shared: ResolveTxt | undefined;

@@ -355,7 +355,7 @@ export class SendWorker {
 
   private async sendReady(job: Ready, route: Route): Promise<void> {
     let raw = job.raw;
-    if (route.kind === 'platform' && job.sender_resolved === 0) raw = await this.resolveSender(job);
+    if (route.kind === 'platform' && job.sender_resolved === 0) raw = await this.resolveSender(job, route.account);
 
     let reservation: string | null = null;
     if (route.kind === 'own') {
@@ -482,7 +482,7 @@ export class SendWorker {
   private async overflowMessage(job: Ready, account: AccountRow): Promise<{ raw: Buffer; envelopeFrom: string }> {
     const tenant = await this.tenantOf(job);
     const company = tenant ? { companyEmail: tenant.company_email, fromName: tenant.from_name } : { companyEmail: account.email, fromName: account.from_name };
-    const sender = await platformSender({ ...company, platformAddress: this.deps.platform!.fromAddress }, this.deps.resolveTxt);
+    const sender = await platformSender({ fromEmail: company.companyEmail, fromName: company.fromName, platformAddress: this.deps.platform!.fromAddress }, this.deps.resolveTxt);
     return { raw: await replaceSender(job.raw, sender.from, account.email), envelopeFrom: sender.from.address };
   }
 
@@ -498,23 +498,28 @@ export class SendWorker {
   }
 
   /**
-   * Platform sends: From is the company unless its domain's DMARC forbids that (decided once, then
-   * kept). A changed From is stored before the send, so every later attempt, the Sent copy and the
-   * record carry the bytes that went out; an unchanged one costs no write: the outcome marks it.
+   * Platform sends: the message keeps the From it was accepted with (the company's, or that of the
+   * account that sends through the platform) unless that domain's DMARC forbids it, or DNS cannot
+   * tell; then From (and the envelope sender, for SPF) is the platform's, Reply-To the accepted
+   * address. Decided once, then kept: a changed From is stored before the send, so every later
+   * attempt, the Sent copy and the record carry the bytes that went out; an unchanged one costs no
+   * write: the outcome marks it.
    */
-  private async resolveSender(job: Ready): Promise<Buffer> {
-    const tenant = await this.tenantOf(job);
+  private async resolveSender(job: Ready, account: AccountRow | null): Promise<Buffer> {
     const relay = this.deps.platform!;
-    if (!tenant) return job.raw;
-    const sender = await platformSender({ companyEmail: tenant.company_email, fromName: tenant.from_name, platformAddress: relay.fromAddress }, this.deps.resolveTxt);
-    if (sender.from.address.toLowerCase() === tenant.company_email.toLowerCase()) {
+    const tenant = account ? undefined : await this.tenantOf(job);
+    if (!account && !tenant) return job.raw;
+    const fromName = account ? account.from_name : tenant!.from_name;
+    const sender = await platformSender({ fromEmail: job.envelope_from, fromName, platformAddress: relay.fromAddress }, this.deps.resolveTxt);
+    if (sender.from.address.toLowerCase() === job.envelope_from.toLowerCase()) {
       job.senderResolved = true;
       return job.raw;
     }
     const raw = await replaceSender(job.raw, sender.from, sender.replyTo);
-    await this.deps.repos.outbox.replaceRaw(job.id, job.token, raw, this.now().toISOString());
+    await this.deps.repos.outbox.replaceRaw(job.id, job.token, raw, this.now().toISOString(), sender.from.address);
     // the stored bytes are these now, and what the correspondence record keeps
     job.raw = raw;
+    job.envelope_from = sender.from.address;
     job.composed = false;
     return raw;
   }

@@ -162,16 +162,17 @@ for (const { dialect, make } of DIALECTS) {
       assert.equal((await repo.outbox.get('ten_a', row.id))!.sent_copy, 'stored');
     });
 
-    test('replaceRaw changes the bytes of a held job only', async () => {
+    test('replaceRaw changes the bytes and the envelope sender of a held job only', async () => {
       await db.store.db.deleteFrom('outbox').execute();
       const row = job({ sender_resolved: 0 });
       await repo.outbox.insert(row);
       await repo.outbox.claimDue(at(0), 1, 'A', at(60));
-      assert.equal(await repo.outbox.replaceRaw(row.id, 'X', Buffer.from('nope'), at(1)), false);
-      assert.equal(await repo.outbox.replaceRaw(row.id, 'A', Buffer.from('From: x\r\n\r\nhi'), at(1)), true);
+      assert.equal(await repo.outbox.replaceRaw(row.id, 'X', Buffer.from('nope'), at(1), 'p@platform.test'), false);
+      assert.equal(await repo.outbox.replaceRaw(row.id, 'A', Buffer.from('From: x\r\n\r\nhi'), at(1), 'p@platform.test'), true);
       const full = await repo.outbox.getFull(row.id);
       assert.equal(full!.raw!.toString(), 'From: x\r\n\r\nhi');
       assert.equal(full!.sender_resolved, 1);
+      assert.equal(full!.envelope_from, 'p@platform.test');
     });
 
     test('a draft is stored as accepted, claimed with the job, and replaced by the bytes when the job is sent', async () => {

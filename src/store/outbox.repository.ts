@@ -290,10 +290,13 @@ export class OutboxRepository {
     return Number(result.numAffectedRows ?? 0) === 1;
   }
 
-  /** Replaces the message bytes of a held job (a platform send whose From was just decided), and marks its sender resolved. */
-  async replaceRaw(id: string, token: string, raw: Buffer, now: string): Promise<boolean> {
+  /**
+   * Replaces the message bytes of a held job (a platform send whose From was just decided) and its
+   * envelope sender (`envelopeFrom`: the new From's), and marks its sender resolved.
+   */
+  async replaceRaw(id: string, token: string, raw: Buffer, now: string, envelopeFrom: string): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
-      const held = await tx.updateTable('outbox').set({ sender_resolved: 1, updated_at: now }).where('id', '=', id).where('locked_by', '=', token).executeTakeFirst();
+      const held = await tx.updateTable('outbox').set({ sender_resolved: 1, envelope_from: envelopeFrom, updated_at: now }).where('id', '=', id).where('locked_by', '=', token).executeTakeFirst();
       if (Number(held.numUpdatedRows) !== 1) return false;
       await tx.updateTable('outbox_bodies').set({ raw, draft: null }).where('id', '=', id).execute();
       return true;

@@ -317,6 +317,7 @@ describe('sending through the outbox against real mail servers', () => {
     const captured = await readCaptured(sent.messageId);
     assert.equal(captured.user, relayUser.email, 'logged in as the relay user');
     assert.match(captured.raw.toString(), /^From: Acme <hello@acme\.test>/m);
+    assert.equal(captured.from, 'hello@acme.test', 'the envelope sender is the From');
 
     dmarc.set('_dmarc.strict.test', [['v=DMARC1; p=reject']]);
     const patched = await t.request('PATCH', '/v1/tenant', { token: tenant.apiKey, body: { companyEmail: 'boss@strict.test' } });
@@ -324,15 +325,29 @@ describe('sending through the outbox against real mail servers', () => {
     const strict = await send({ to: rcpt.email, subject: 'Strict', text: 'x' });
     const s2 = await until(strict.body.id, ['sent', 'failed']);
     assert.equal(s2.status, 'sent', JSON.stringify(s2.lastError));
-    const raw = (await readCaptured(s2.messageId)).raw.toString();
+    const strictCaptured = await readCaptured(s2.messageId);
+    const raw = strictCaptured.raw.toString();
     assert.match(raw, /^From: .*<mailer@platform\.test>/m);
     assert.match(raw, /^Reply-To: boss@strict\.test/m);
-    // an account that sends through the platform: its correspondence record keeps the bytes that went out (From replaced)
-    const viaPlatform = await createAccount({ sendVia: 'platform' }, '?verify=false');
-    const s3 = await until((await send({ accountId: viaPlatform, to: rcpt.email, subject: 'Strict via account', text: 'x' })).body.id, ['sent', 'failed']);
-    assert.equal(s3.status, 'sent', JSON.stringify(s3.lastError));
-    const went = (await readCaptured(s3.messageId)).raw.toString();
+    assert.equal(strictCaptured.from, 'mailer@platform.test', 'the envelope sender follows the From (SPF)');
+    // an account that sends through the platform: its own address decides, not the company's (strict
+    // here): a lax account domain keeps its From; a strict one is replaced, Reply-To the account, and
+    // its correspondence record keeps the bytes that went out
+    const sendVia = async (account: string, subject: string) => {
+      const j = await until((await send({ accountId: account, to: rcpt.email, subject, text: 'x' })).body.id, ['sent', 'failed']);
+      assert.equal(j.status, 'sent', JSON.stringify(j.lastError));
+      return readCaptured(j.messageId);
+    };
+    const lax = await sendVia(await createAccount({ sendVia: 'platform' }, '?verify=false'), 'Lax account domain');
+    assert.ok(lax.raw.toString().match(/^From: .*$/m)?.[0].includes(sender.email), 'the account\'s own From');
+    assert.equal(lax.from, sender.email);
+    dmarc.set('_dmarc.desk-strict.test', [['v=DMARC1; p=quarantine']]);
+    const viaPlatform = await createAccount({ sendVia: 'platform', email: 'desk@desk-strict.test' }, '?verify=false');
+    const s3 = await sendVia(viaPlatform, 'Strict via account');
+    const went = s3.raw.toString();
     assert.match(went, /^From: .*<mailer@platform\.test>/m);
+    assert.match(went, /^Reply-To: desk@desk-strict\.test/m);
+    assert.equal(s3.from, 'mailer@platform.test');
     let recorded = '';
     for (let i = 0; i < 50 && !recorded; i++) {
       const items = (await t.request('GET', `/v1/messages?accountId=${viaPlatform}`, { token: tenant.apiKey })).body.items as Array<{ id: string }>;
