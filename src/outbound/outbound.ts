@@ -1,14 +1,15 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { AccountsService } from '../accounts/accounts.service.js';
+import type { AccountLimits } from '../accounts/account.view.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { AddressGuard } from '../net/guard.js';
 import { SmtpPool, type SmtpPoolOptions } from '../protocols/smtp-pool.js';
 import type { Database } from '../store/schema.js';
-import type { Repositories } from '../store/index.js';
+import type { AccountRow, Repositories } from '../store/index.js';
 import { defaultResolveTxt, type ResolveTxt } from './dmarc.js';
-import { SendLimiter } from './limits.js';
-import { OutboxService } from './outbox.service.js';
+import { SendLimiter, limitSpecFor } from './limits.js';
+import { OutboxService, sendsViaPlatform } from './outbox.service.js';
 import { platformRelay } from './platform.js';
 import { SendWorker, type SendWorkerDeps, type SendWorkerOptions } from './send-worker.js';
 import { SentCopier } from './sent-copy.js';
@@ -49,6 +50,24 @@ export function createLimiter(db: Kysely<Database>, options: OutboundOptions = {
   return new SendLimiter(db, options.limiterNow);
 }
 
+/**
+ * The most recipients a message through `row` can have: its provider's per-message limit and, for
+ * mail it sends itself where the windows count recipients, each window's whole limit (a message
+ * over it would wait forever); the windows do not cap mail that goes through the platform, nor
+ * mail that may overflow to it. The smallest cap, or null.
+ */
+function recipientCap(row: AccountRow, limits: AccountLimits, catalog: Catalog, platformConfigured: boolean): { max: number; per: string } | null {
+  const caps: Array<{ max: number; per: string }> = [];
+  if (limits.recipientsPerMessage !== null) caps.push({ max: limits.recipientsPerMessage, per: 'per message' });
+  if (!sendsViaPlatform(row) && !(limits.fallbackToPlatform && platformConfigured)) {
+    const spec = limitSpecFor(limits, row.preset ? catalog.get(row.preset) : undefined);
+    if (spec.countsRecipients) {
+      for (const [per, max] of [['a day', spec.perDay], ['an hour', spec.perHour], ['a minute', spec.perMinute]] as const) if (typeof max === 'number') caps.push({ max, per });
+    }
+  }
+  return caps.reduce<{ max: number; per: string } | null>((a, b) => (a === null || b.max < a.max ? b : a), null);
+}
+
 export function createOutbound(deps: {
   repos: Repositories;
   accounts: AccountsService;
@@ -78,7 +97,7 @@ export function createOutbound(deps: {
   const outbox = new OutboxService({
     repos: deps.repos,
     platformConfigured: relay !== null,
-    recipientsPerMessage: (row) => deps.accounts.effectiveLimits(row).recipientsPerMessage,
+    recipientCap: (row) => recipientCap(row, deps.accounts.effectiveLimits(row), deps.catalog, relay !== null),
   });
   const worker = new SendWorker({
     repos: deps.repos,

@@ -13,8 +13,12 @@ export interface OutboxServiceDeps {
   repos: Pick<Repositories, 'outbox' | 'accounts' | 'tenants'>;
   /** whether the platform processor (MAILPORT_PLATFORM_SMTP_URL) is configured */
   platformConfigured: boolean;
-  /** an account's effective recipients-per-message limit (AccountsService.effectiveLimits) */
-  recipientsPerMessage: (row: AccountRow) => number | null;
+  /**
+   * The most recipients one message through an account can ever have, and the limit that says so
+   * (`per message`, or `per minute` etc. for a window that counts recipients: a message over a
+   * window's whole limit never fits it); null when nothing caps it.
+   */
+  recipientCap: (row: AccountRow) => { max: number; per: string } | null;
   now?: () => Date;
 }
 
@@ -78,8 +82,8 @@ export class OutboxService {
       if (sendsViaPlatform(account) && !this.deps.platformConfigured) {
         throw new MailportError('CONFLICT', { field: 'accountId', message: 'This account sends through the platform mail processor, which the operator has not configured (MAILPORT_PLATFORM_SMTP_URL).' });
       }
-      const max = this.deps.recipientsPerMessage(account);
-      if (max !== null && msg.recipients.length > max) throw invalid('to', `this provider takes at most ${max} recipients per message; split the message`);
+      const cap = this.deps.recipientCap(account);
+      if (cap !== null && msg.recipients.length > cap.max) throw invalid('to', `this account can send to at most ${cap.max} recipients ${cap.per}; split the message`);
       accountId = account.id;
       from = { name: account.from_name, address: account.email };
       if (sendsViaPlatform(account)) senderResolved = 0;

@@ -356,6 +356,20 @@ describe('sending against a faulty SMTP server', () => {
     });
   });
 
+  test('a message with more recipients than a window of its account allows at all is refused at once (400), unless it may overflow to the platform', async () => {
+    const { id: capped } = await faultyAccount({}, { limits: { perMinute: 2 } });
+    const three = { to: ['a@example.test', 'b@example.test', 'c@example.test'], subject: 'Three', text: 'x' };
+    const refused = await send({ accountId: capped, ...three });
+    assert.equal(refused.status, 400, refused.text);
+    assert.equal(refused.body.error.field, 'to');
+    assert.match(refused.body.error.message, /at most 2 recipients a minute/);
+    assert.equal((await send({ accountId: capped, ...three, to: three.to.slice(0, 2) })).status, 202, 'two fit');
+    const { id: overflowing } = await faultyAccount({}, { limits: { perMinute: 2, fallbackToPlatform: true } });
+    const handed = await send({ accountId: overflowing, ...three });
+    assert.equal(handed.status, 202, handed.text);
+    assert.equal((await status(handed.body.id, 'sent')).via, 'platform');
+  });
+
   test('a recipient refused for now counts once against the account\'s limit: with its follow-up, not also with the first send', async () => {
     const full = { match: (a: string) => a === 'full@example.test', reply: { code: 452, message: '4.2.2 Mailbox full' } };
     const gone = { match: (a: string) => a === 'gone@example.test', reply: { code: 550, message: '5.1.1 No such user' } };
