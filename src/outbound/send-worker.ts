@@ -148,11 +148,14 @@ type Route =
  * Sends the outbox: claims due jobs, routes each to its account's SMTP or the platform
  * processor through the connection pool, and records the outcome on the job (visible at
  * `GET /v1/outbox/:id`, announced by webhook). 2xx: sent. 4xx, a lost connection or a timeout:
- * deferred with backoff and jitter, failed after `maxAgeMs`. 5xx: failed with the reply. A
- * refused login turns the account red and the job waits for it (never failed for that). A
- * provider's limit reply, or our own count, defers the job to when the window allows, or hands it
- * to the platform processor where the account allows that (`limits.fallbackToPlatform`). A second
- * loop stores copies in the Sent folder; a failed copy never makes a message look unsent.
+ * deferred with backoff and jitter, failed after `maxAgeMs`. 5xx to the message (MAIL FROM,
+ * RCPT TO, DATA): failed with the reply. A refused login, or a 5xx to the session (greeting,
+ * EHLO, STARTTLS, AUTH), turns the account red and the job waits for it (never failed for that);
+ * from the platform processor it defers the job with backoff (failed only by age) and is logged
+ * as an error, for the operator to fix the relay. A provider's limit reply, or our own count,
+ * defers the job to when the window allows, or hands it to the platform processor where the
+ * account allows that (`limits.fallbackToPlatform`). A second loop stores copies in the Sent
+ * folder; a failed copy never makes a message look unsent.
  * Recipients refused for now (4xx at RCPT TO) while the server took the message for others are
  * sent to again by a follow-up job (`retry_of`), stored with the outcome.
  *
@@ -382,10 +385,7 @@ export class SendWorker {
     if (reservation) await this.deps.limiter.release(reservation);
     const err = result.error;
     const reply = err.response ?? null;
-    if (route.kind === 'own' && AUTH_CODES.has(err.code)) {
-      await this.deps.accounts.recordFailure(job.tenant_id, route.account.id, { code: err.code, message: err.message, hint: err.hint ?? null });
-      return this.defer(job, err, new Date(this.now().getTime() + this.options.accountWaitMs), true, true);
-    }
+    if (route.kind === 'own' && AUTH_CODES.has(err.code)) return this.waitForAccount(job, route.account, err);
     if (err.code === 'LIMIT_REACHED') {
       const until = new Date(this.now().getTime() + this.options.limitPenaltyMs);
       // the platform's own limit, met while it stood in for an account, is no reason to rest the account
@@ -393,7 +393,14 @@ export class SendWorker {
       return this.defer(job, err, until, true);
     }
     const code = result.responseCode;
-    if (code !== null && code >= 500) return this.fail(job, err, result, true);
+    if (code !== null && code >= 500) {
+      // only a refusal of this message (at MAIL FROM, RCPT TO or DATA) fails it; a 5xx to the session
+      // (greeting, EHLO, STARTTLS, AUTH) refuses the account or the relay, and the message waits
+      if (result.stage === 'message') return this.fail(job, err, result, true);
+      if (route.kind === 'own') return this.waitForAccount(job, route.account, err);
+      this.log.error({ outboxId: job.id, accountId: job.account_id, code: err.code, response: reply }, 'the platform mail processor refused the session: messages through it wait until its settings (MAILPORT_PLATFORM_SMTP_URL) are fixed');
+      return this.retryLater(job, err, true, result);
+    }
     // every recipient refused, some for good (5xx) and some for now (4xx): the message waits for the
     // latter, and the former are kept as refused and not asked again
     const forGood = result.rejected.filter((x) => !TEMPORARY_REPLY.test(x.response));
@@ -493,7 +500,7 @@ export class SendWorker {
       return await this.send(job, { ...route, cred }, raw);
     } catch (err) {
       if (!(err instanceof MailportError)) throw err;
-      return { ok: false, error: err, responseCode: null, rejected: [] };
+      return { ok: false, error: err, responseCode: null, stage: null, rejected: [] };
     }
   }
 
@@ -633,6 +640,15 @@ export class SendWorker {
   private wait(job: Job, err: MailportError): Promise<void> {
     const at = this.now();
     return this.defer(job, err, new Date(at.getTime() + this.options.accountWaitMs), false, true, at);
+  }
+
+  /**
+   * The account's server refused its sign-in or its settings, not the message: the account turns
+   * red and the job waits for it (an attempt, but no age limit; one event per cause).
+   */
+  private async waitForAccount(job: Job, account: AccountRow, err: MailportError): Promise<void> {
+    await this.deps.accounts.recordFailure(job.tenant_id, account.id, { code: err.code, message: err.message, hint: err.hint ?? null });
+    return this.defer(job, err, new Date(this.now().getTime() + this.options.accountWaitMs), true, true);
   }
 
   private async defer(job: Job, err: MailportError, until: Date, attempted: boolean, quietIfSame = false, now = this.now()): Promise<void> {

@@ -248,6 +248,15 @@ const ENHANCED: Record<string, Rule> = {
   '4.7.0': (c) => (isAuthCommand(c) ? temporary(c, 'sign-in is temporarily unavailable') : undefined),
 };
 
+/**
+ * An SMTP command that carries one message (nodemailer's `command`): MAIL FROM, RCPT TO, DATA. A
+ * reply to it is about this message; a reply to any other command is about the session (the
+ * server, the account's settings or sign-in).
+ */
+export function isMessageCommand(command: string | undefined): boolean {
+  return ['MAIL FROM', 'RCPT TO', 'DATA'].includes((command ?? '').toUpperCase());
+}
+
 function isAuthCommand(c: Ctx): boolean {
   return /^AUTH\b/i.test(c.f.command ?? '') || c.f.codes.includes('EAUTH');
 }
@@ -303,7 +312,7 @@ function smtpReply(c: Ctx): Decision | undefined {
       return { code: 'CONNECTION_REFUSED', message: `${c.server} refused the session.`, hint: 'The server may be busy or may block this network; wait and try again, or ask your provider.' };
     }
   }
-  if (['MAIL FROM', 'RCPT TO', 'DATA'].includes(cmd)) {
+  if (isMessageCommand(cmd)) {
     return { code: 'SEND_REJECTED', message: `${c.server} refused the message (${cmd}).` };
   }
   return undefined;
@@ -577,7 +586,7 @@ function decide(c: Ctx): Decision {
   // "app password required" from "basic auth disabled" from a wrong password.
   const authish = f.authFailed || f.phase === 'auth' || isAuthCommand(c) || f.imapCode === 'ALERT' || !!f.imapCode?.startsWith('WEBALERT') || f.popCode === 'AUTH';
   // and a quota reply without a quota code (Microsoft "554 5.2.0 ...SubmissionQuotaExceededException")
-  const sendish = ['MAIL FROM', 'RCPT TO', 'DATA'].includes((f.command ?? '').toUpperCase()) || f.codes.includes('EENVELOPE') || f.codes.includes('EMESSAGE');
+  const sendish = isMessageCommand(f.command) || f.codes.includes('EENVELOPE') || f.codes.includes('EMESSAGE');
   if (f.response && (authish || sendish)) {
     const d = textDecision(c);
     if (d) return d;

@@ -7,7 +7,9 @@
  * than `idleMs` are closed.
  *
  * Failures come back classified (AUTH_FAILED, LIMIT_REACHED, SEND_REJECTED, TIMEOUT, ...) with
- * the SMTP reply code, so the worker can decide: 2xx sent, 4xx later, 5xx failed.
+ * the SMTP reply code and the stage it answered (`message`: MAIL FROM, RCPT TO, DATA; `connection`:
+ * the greeting, EHLO, STARTTLS, AUTH, ...), so the worker can decide: 2xx sent, 4xx later, 5xx to
+ * the message failed, 5xx to the session a problem of the account or the relay, not of the message.
  *
  * @example
  *   const pool = new SmtpPool({ guard });
@@ -20,7 +22,7 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { MailportError } from '../core/errors.js';
 import type { Credentials, Endpoint } from '../core/types.js';
 import type { AddressGuard } from '../net/guard.js';
-import { classify, type CheckPhase, type ProviderFacts } from './classify.js';
+import { classify, isMessageCommand, type CheckPhase, type ProviderFacts } from './classify.js';
 import { tlsOptions } from './tls.js';
 
 export interface SmtpPoolOptions {
@@ -50,9 +52,17 @@ export interface PoolSendInput {
   trusted?: boolean;
 }
 
+/**
+ * Where in the SMTP session a send failed: `message` at MAIL FROM, RCPT TO or DATA (a reply there
+ * is about this message), `connection` before them or between messages (connecting, the greeting,
+ * EHLO, STARTTLS, AUTH, RSET: a reply there is about the server, the account or the relay).
+ */
+export type SendStage = 'connection' | 'message';
+
+/** `stage`: of a failure, null when no SMTP command was under way (address guard, pool closing, nodemailer's own checks). */
 export type PoolSendResult =
   | { ok: true; response: string; accepted: string[]; rejected: Array<{ address: string; response: string }> }
-  | { ok: false; error: MailportError; responseCode: number | null; rejected: Array<{ address: string; response: string }> };
+  | { ok: false; error: MailportError; responseCode: number | null; stage: SendStage | null; rejected: Array<{ address: string; response: string }> };
 
 interface Entry {
   transport: Transporter<SMTPTransport.SentMessageInfo>;
@@ -79,10 +89,17 @@ function phaseOf(err: unknown): CheckPhase {
   return 'command';
 }
 
+/** The stage of a failure by nodemailer's `command` in flight ('API': a check of its own, before any command). */
+function stageOf(err: unknown): SendStage | null {
+  const command = (err as { command?: unknown })?.command;
+  if (typeof command !== 'string' || command === 'API') return null;
+  return isMessageCommand(command) ? 'message' : 'connection';
+}
+
 /** A send the pool did not start because it is closing: nothing reached a server. */
 function released(): PoolSendResult {
   const error = new MailportError('UNAVAILABLE', { message: 'Mailport was shutting down before this message went out; it is sent again later.', protocol: 'smtp' });
-  return { ok: false, error, responseCode: null, rejected: [] };
+  return { ok: false, error, responseCode: null, stage: null, rejected: [] };
 }
 
 export class SmtpPool {
@@ -129,7 +146,7 @@ export class SmtpPool {
       const error = classify(err, { protocol: 'smtp', endpoint: input.endpoint, provider: input.provider, phase: phaseOf(err), auth: input.cred.accessToken ? 'token' : 'password' });
       // a refused login, or a broken connection, must not be reused by the next message
       if (error.code !== 'SEND_REJECTED' && error.code !== 'LIMIT_REACHED') this.drop(input.key);
-      return { ok: false, error, responseCode: typeof e?.responseCode === 'number' ? e.responseCode : null, rejected: rejections(e?.rejected, e?.rejectedErrors) };
+      return { ok: false, error, responseCode: typeof e?.responseCode === 'number' ? e.responseCode : null, stage: stageOf(err), rejected: rejections(e?.rejected, e?.rejectedErrors) };
     } finally {
       if (entry) {
         entry.busy--;

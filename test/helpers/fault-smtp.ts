@@ -1,9 +1,10 @@
 /**
  * A scriptable SMTP server on loopback for fault-injection tests and benchmarks, built on
- * smtp-server: answers 4xx/5xx at MAIL FROM, per recipient at RCPT TO, or at the end of DATA; drops
- * the connection in the middle of DATA; stalls (no greeting, or no answer to a command); requires
- * AUTH PLAIN/LOGIN with given credentials; and counts connections, messages and Message-IDs, so a
- * test can tell a duplicate delivery from a lost one. The script can be changed while it runs.
+ * smtp-server: answers 4xx/5xx at MAIL FROM, per recipient at RCPT TO, or at the end of DATA; greets
+ * with a refusal, or refuses AUTH whatever the credentials; drops the connection in the middle of
+ * DATA; stalls (no greeting, or no answer to a command); requires AUTH PLAIN/LOGIN with given
+ * credentials; and counts connections, messages and Message-IDs, so a test can tell a duplicate
+ * delivery from a lost one. The script can be changed while it runs.
  *
  * It listens on 127.0.0.1, port 0, plain SMTP (STARTTLS only when `tls` is given), greets at once
  * (no reverse lookup; smtp-server's own 100 ms early-talker delay remains).
@@ -46,6 +47,10 @@ export interface ReceivedMessage {
 }
 
 export interface FaultScript {
+  /** greet with this refusal (e.g. 554) instead of 220, then close the connection */
+  greeting?: SmtpReply;
+  /** answer AUTH with this whatever the credentials (e.g. 535 after a password change); needs the options' `auth` */
+  authReply?: SmtpReply;
   /** answer MAIL FROM with this instead of 250 (a function may answer undefined for "accept") */
   mailFrom?: SmtpReply | ((ctx: { address: string; connection: number }) => SmtpReply | undefined);
   /** answers for RCPT TO; the first entry whose pattern matches the address wins, others get 250 */
@@ -160,10 +165,14 @@ export async function startFaultSmtp(options: FaultSmtpOptions = {}): Promise<Fa
     authMethods: ['PLAIN', 'LOGIN'],
     onConnect(session, cb) {
       if (stalls('connect', session)) return; // accepted, never greeted
-      cb();
+      cb(script.greeting ? replyError(script.greeting) : null);
     },
     onAuth(auth, session, cb) {
       if (stalls('auth', session)) return;
+      if (script.authReply) {
+        stats.authFailures++;
+        return cb(replyError(script.authReply));
+      }
       if (options.auth && auth.username === options.auth.username && auth.password === options.auth.password) return cb(null, { user: auth.username });
       stats.authFailures++;
       cb(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));

@@ -5,13 +5,15 @@ import { startFaultSmtp, type FaultScript, type FaultSmtp, type FaultSmtpOptions
 import { trackSecret } from '../helpers/secrets.js';
 
 // Fault injection through the real send worker: each account's SMTP is a scriptable server on
-// loopback (4xx/5xx at RCPT or DATA, a dropped connection in the middle of DATA, a stall, a
-// provider's limit reply), and the outcome is read where users read it, GET /v1/outbox/:id,
-// and counted at the server (connections, messages, duplicates).
+// loopback (4xx/5xx at RCPT or DATA, a refused greeting or login, a dropped connection in the
+// middle of DATA, a stall, a provider's limit reply), and the outcome is read where users read
+// it, GET /v1/outbox/:id, and counted at the server (connections, messages, duplicates). The
+// platform processor is one too, with a login of its own.
 describe('sending against a faulty SMTP server', () => {
   const PENALTY_MS = 1_500;
   const POOL_TIMEOUT_MS = 700;
   const auth = { username: 'sales@acme.test', password: trackSecret('fault-pass-8c1d2e') };
+  const relayAuth = { username: 'relay', password: trackSecret('relay-pass-5b9e0a') };
   let t: TestApp;
   let tenant: { id: string; apiKey: string };
   let relay: FaultSmtp;
@@ -52,10 +54,10 @@ describe('sending against a faulty SMTP server', () => {
   const bare = (messageId: string) => messageId.replace(/^<|>$/g, '');
 
   before(async () => {
-    relay = await startFaultSmtp();
+    relay = await startFaultSmtp({ auth: relayAuth });
     t = await startTestApp({
       name: 'send-faults',
-      env: { MAILPORT_PLATFORM_SMTP_URL: `smtp://127.0.0.1:${relay.port}`, MAILPORT_PLATFORM_FROM: 'mailer@platform.test' },
+      env: { MAILPORT_PLATFORM_SMTP_URL: relay.url, MAILPORT_PLATFORM_FROM: 'mailer@platform.test' },
       appOptions: {
         outbound: {
           worker: { pollMs: 50, backoffMs: [300], jitter: 0, accountWaitMs: 200, maxAgeMs: 60_000, limitPenaltyMs: PENALTY_MS },
@@ -109,6 +111,81 @@ describe('sending against a faulty SMTP server', () => {
     await sleep(500);
     assert.equal(smtp.stats.messagesReceived, 1, 'not tried again');
     assert.equal(smtp.stats.messagesAccepted, 0);
+  });
+
+  test('a 5xx at MAIL FROM or at RCPT TO fails at once too: a refusal of the message, not of the account', async () => {
+    const scripts: FaultSmtpOptions[] = [
+      { mailFrom: { code: 550, message: '5.7.1 Sender address rejected' } },
+      { rcptTo: [{ match: /customer@/, reply: { code: 550, message: '5.1.1 No such user' } }] },
+    ];
+    for (const script of scripts) {
+      const { smtp, id } = await faultyAccount(script);
+      const failed = await status(await message(id, 'Refused message'), 'failed');
+      assert.equal(failed.attempts, 1);
+      assert.equal(failed.lastError.code, 'SEND_REJECTED');
+      assert.match(failed.lastError.response, /^550 5\.[17]\.1 /);
+      const account = await t.request('GET', `/v1/accounts/${id}`, { token: tenant.apiKey });
+      assert.notEqual(account.body.statusColor, 'red', 'the account is fine');
+      assert.equal(smtp.stats.messagesReceived, 0);
+    }
+  });
+
+  test('an own account\'s server refusing the login or the session with a 5xx turns the account red; the message waits for it instead of failing', async () => {
+    const cases: Array<{ script: FaultScript; code: string; recovers: boolean }> = [
+      // a changed password: not tried again until the account is fixed (send.test.ts fixes one)
+      { script: { authReply: { code: 535, message: '5.7.8 Authentication credentials invalid' } }, code: 'AUTH_FAILED', recovers: false },
+      // security "none" on a server that signs in only after STARTTLS
+      { script: { authReply: { code: 530, message: '5.7.0 Must issue a STARTTLS command first' } }, code: 'TLS_MISMATCH', recovers: true },
+      // a greeting that refuses this client
+      { script: { greeting: { code: 554, message: '5.7.1 Service unavailable; client host blocked' } }, code: 'CONNECTION_REFUSED', recovers: true },
+    ];
+    for (const c of cases) {
+      const { smtp, id } = await faultyAccount(c.script);
+      const msg = await message(id, `Session refused: ${c.code}`);
+      const waiting = await status(msg, 'deferred');
+      assert.equal(waiting.lastError.code, c.code, JSON.stringify(waiting.lastError));
+      assert.match(waiting.lastError.response, /^5\d\d /);
+      const waits = Date.parse(waiting.nextAttemptAt) - Date.parse(waiting.lastError.at);
+      assert.ok(Math.abs(waits - 200) <= 20, `waits for the account, not the backoff (${waits} ms)`);
+      const account = (await t.request('GET', `/v1/accounts/${id}`, { token: tenant.apiKey })).body;
+      assert.equal(account.statusColor, 'red');
+      assert.equal(account.lastError.code, c.code);
+      await sleep(600);
+      const later = await until(msg, (j) => j.status !== 'sending', 'not in flight');
+      assert.equal(later.status, 'deferred', 'still waiting: never failed for that');
+      if (!c.recovers) {
+        assert.equal(later.attempts, 1, 'the refused password is not tried again');
+        continue;
+      }
+      assert.ok(later.attempts >= 2, `looked again after the wait (${later.attempts} attempts)`);
+      smtp.setScript({});
+      const sent = await status(msg, 'sent');
+      assert.equal(smtp.messageIds.get(bare(sent.messageId)), 1);
+    }
+  });
+
+  test('the platform processor refusing its login (535 after a password change) defers platform mail with backoff and logs an error; sent once it accepts again', async () => {
+    relay.setScript({ authReply: { code: 535, message: '5.7.8 Authentication failed' } });
+    let msg: string;
+    try {
+      const r = await send({ to: 'customer@example.test', subject: 'Relay locked', text: 'Relay locked\n' });
+      assert.equal(r.status, 202, r.text);
+      msg = r.body.id;
+      const deferred = await status(msg, 'deferred');
+      assert.equal(deferred.lastError.code, 'AUTH_FAILED');
+      assert.match(deferred.lastError.response, /^535 /);
+      assert.equal(deferred.attempts, 1);
+      const backoff = Date.parse(deferred.nextAttemptAt) - Date.parse(deferred.lastError.at);
+      assert.ok(Math.abs(backoff - 300) <= 20, `the backoff of attempt 1 (${backoff} ms)`);
+      await until(msg, (j) => j.status === 'deferred' && j.attempts >= 2, 'a second attempt');
+      const errors = t.logs().split('\n').filter((l) => l.includes(msg)).map((l) => JSON.parse(l)).filter((l) => l.level >= 50);
+      assert.ok(errors.some((l) => /platform mail processor refused/.test(l.msg) && l.code === 'AUTH_FAILED'), 'logged as an error for the operator');
+    } finally {
+      relay.setScript({}); // the relay serves the other tests
+    }
+    const sent = await status(msg, 'sent');
+    assert.equal(sent.via, 'platform');
+    assert.equal(relay.messageIds.get(bare(sent.messageId)), 1, 'sent exactly once');
   });
 
   test('a connection dropped in the middle of DATA defers the message, which is delivered once on retry', async () => {
