@@ -352,7 +352,8 @@ describe('sending against a faulty SMTP server', () => {
 
       // tried again on schedule while the server still refuses; then it takes the address
       for (const end = Date.now() + 5_000; full.tries < 2; await sleep(25)) if (Date.now() > end) assert.fail('the refused address was not tried again');
-      assert.equal((await get(retryId)).status, 'deferred');
+      // the outcome of that attempt is written just after the server answered: wait for it
+      await until(retryId, (j) => j.status === 'deferred' && j.attempts >= 1, 'deferred again after its attempt', undefined, own.apiKey);
       smtp.setScript({ rcptTo: [gone] });
       const done = await settled(retryId, 'sent');
       assert.deepEqual(done.accepted, ['full@example.test']);
