@@ -34,7 +34,12 @@ export interface SendWorkerOptions {
   jitter: number;
   /** a message still not sent this long after it was due is failed */
   maxAgeMs: number;
-  /** a claim older than this belonged to a worker that died */
+  /**
+   * how long a claim holds its job: one that ran out belonged to a worker that died. While a job is
+   * in flight its claim is renewed every third of this, so however slow its send, only a worker
+   * that stopped (or lost its database for this long) lets it run out. A Sent-copy claim lasts this long and is not renewed (each copy
+   * is bounded by the copier's own timeout, 60 s by default, and searches Sent before it stores).
+   */
   visibilityTimeoutMs: number;
   /** how often a job waiting for its account (red, disabled) looks again */
   accountWaitMs: number;
@@ -54,7 +59,7 @@ export const DEFAULT_SEND_WORKER_OPTIONS: Readonly<SendWorkerOptions> = Object.f
   backoffMs: [30_000, 60_000, 2 * 60_000, 5 * 60_000, 15 * 60_000, 30 * 60_000, 60 * 60_000],
   jitter: 0.2,
   maxAgeMs: 24 * 60 * 60_000,
-  // three times the SMTP pool's socket timeout: a live send never looks dead, a crashed one waits 3 min
+  // renewed every minute while the job is in flight; the jobs of a worker that died wait 3 min
   visibilityTimeoutMs: 3 * 60_000,
   accountWaitMs: 60_000,
   limitPenaltyMs: 60 * 60_000,
@@ -156,6 +161,8 @@ type Route =
  * defers the job to when the window allows, or hands it to the platform processor where the
  * account allows that (`limits.fallbackToPlatform`). A second loop stores copies in the Sent
  * folder; a failed copy never makes a message look unsent.
+ * A claim holds its jobs for `visibilityTimeoutMs` and is renewed while they are in flight (see
+ * {@link SendWorker.renew}): a job is taken over only once its worker stopped renewing.
  * Recipients refused for now (4xx at RCPT TO) while the server took the message for others are
  * sent to again by a follow-up job (`retry_of`), stored with the outcome.
  *
@@ -174,6 +181,11 @@ export class SendWorker {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private readonly inFlight = new Set<Promise<void>>();
+  /** the claim tokens of the jobs in flight, each with how many of them it holds (the jobs of a claim share its token) */
+  private readonly held = new Map<string, number>();
+  /** renews the claims of the jobs in flight; runs only while there are any */
+  private renewTimer: NodeJS.Timeout | null = null;
+  private renewing: Promise<void> | null = null;
   /** the last poll filled every free slot: more may be due, so a finished send polls again at once */
   private saturated = false;
   /** when the send loop last looked for due Sent copies, and whether that look filled a batch */
@@ -207,7 +219,10 @@ export class SendWorker {
     this.log.info({ pollMs: this.options.pollMs, batchSize: this.options.batchSize }, 'send worker started');
   }
 
-  /** Stops claiming and waits (bounded) for sends in flight; a send cut off is taken back later by its visibility timeout. */
+  /**
+   * Stops claiming and waits (bounded) for sends in flight, whose claims are renewed meanwhile; a
+   * send cut off is no longer renewed and is taken back later by its visibility timeout.
+   */
   async stop(): Promise<void> {
     const was = this.running;
     this.running = false;
@@ -220,6 +235,8 @@ export class SendWorker {
       await Promise.race([Promise.allSettled(pending), new Promise((r) => (t = setTimeout(r, this.options.stopTimeoutMs)))]);
       clearTimeout(t);
     }
+    this.stopRenewing();
+    await this.renewing;
     if (was) this.log.info('send worker stopped');
   }
 
@@ -310,10 +327,52 @@ export class SendWorker {
       .catch((err) => this.log.error({ err, outboxId: job.id }, 'could not process an outbox job'))
       .finally(() => {
         this.inFlight.delete(p);
+        this.release(job.token);
         this.wake();
       });
     this.inFlight.add(p);
+    this.hold(job.token);
     return p;
+  }
+
+  /** Counts a job in flight under its claim's token; the first job in flight starts the renewals. */
+  private hold(token: string): void {
+    this.held.set(token, (this.held.get(token) ?? 0) + 1);
+    if (this.renewTimer) return;
+    this.renewTimer = setInterval(() => this.renew(), Math.max(1, Math.floor(this.options.visibilityTimeoutMs / 3)));
+    this.renewTimer.unref();
+  }
+
+  /** A job of this token is no longer in flight; the last one stops the renewals. */
+  private release(token: string): void {
+    const n = (this.held.get(token) ?? 1) - 1;
+    if (n > 0) this.held.set(token, n);
+    else this.held.delete(token);
+    if (this.held.size === 0) this.stopRenewing();
+  }
+
+  private stopRenewing(): void {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = null;
+  }
+
+  /**
+   * Extends the claims of all jobs in flight to `visibilityTimeoutMs` from now, in one statement,
+   * every third of that timeout: a send may take longer than the timeout (a slow server, a claim's
+   * jobs queued for a pool's few connections, a second try after an OAuth token refresh), and a
+   * claim left to run out would let a poll, here or on another node, take the job and send it
+   * again. A failed renewal is logged and tried again at the next tick (the claims still hold: they
+   * run out only when renewals fail for a whole timeout); a renewal still running skips the tick.
+   */
+  private renew(): void {
+    if (this.renewing || this.held.size === 0) return;
+    const until = new Date(this.now().getTime() + this.options.visibilityTimeoutMs).toISOString();
+    this.renewing = this.deps.repos.outbox.renewClaims([...this.held.keys()], until)
+      .then(
+        () => undefined,
+        (err) => this.log.warn({ err, inFlight: this.inFlight.size }, 'could not renew the claims of jobs in flight; trying again at the next tick'),
+      )
+      .finally(() => (this.renewing = null));
   }
 
   /**

@@ -147,6 +147,47 @@ for (const { dialect, make } of DIALECTS) {
       assert.equal(after!.attempts, 1);
     });
 
+    test('renewing claims extends the rows still sending under the given tokens only, which then stay held', async () => {
+      await db.store.db.deleteFrom('outbox').execute();
+      const a1 = job({ status: 'sending', locked_by: 'A', locked_until: at(60) });
+      const a2 = job({ status: 'sending', locked_by: 'A', locked_until: at(60) });
+      const c = job({ status: 'sending', locked_by: 'C', locked_until: at(60) });
+      const other = job({ status: 'sending', locked_by: 'B', locked_until: at(60) });
+      const copy = job({ status: 'sent', sent_copy: 'pending', sent_copy_next_at: at(60), locked_by: 'A' }); // a Sent-copy claim
+      const done = job({ status: 'deferred', next_attempt_at: at(300) });
+      for (const r of [a1, a2, c, other, copy, done]) await repo.outbox.insert(r);
+      assert.equal(await repo.outbox.renewClaims([], at(120)), 0);
+      assert.equal(await repo.outbox.renewClaims(['A', 'C', 'Z'], at(120)), 3);
+      const until = async (id: string) => (await repo.outbox.get('ten_a', id))!.locked_until;
+      assert.deepEqual(await Promise.all([a1, a2, c].map((r) => until(r.id))), [at(120), at(120), at(120)]);
+      assert.equal(await until(other.id), at(60), "another token's claim is left alone");
+      const kept = (await repo.outbox.get('ten_a', copy.id))!;
+      assert.deepEqual([kept.status, kept.locked_until, kept.sent_copy_next_at], ['sent', null, at(60)], 'a row not sending is left alone');
+      assert.equal(await until(done.id), null);
+      // past the first expiry only the claim that was not renewed is taken over
+      assert.deepEqual((await repo2.outbox.claimDue(at(90), 10, 'D', at(150))).map((r) => r.id), [other.id]);
+      assert.equal(await repo.outbox.finish(a1.id, 'A', { status: 'sent', updated_at: at(91) }), true, 'the renewed claim still writes its outcome');
+
+      if (dialect === 'postgres') {
+        // a row another transaction holds (an outcome being written) is skipped, not waited for
+        let release!: () => void;
+        let held!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        const locked = new Promise<void>((r) => (held = r));
+        const tx = db.store.db.transaction().execute(async (trx) => {
+          await trx.selectFrom('outbox').select('id').where('id', '=', a2.id).forUpdate().execute();
+          held();
+          await gate;
+        });
+        await locked;
+        const renewed = await Promise.race([repo2.outbox.renewClaims(['A', 'C'], at(180)), new Promise((r) => setTimeout(r, 1_000, 'waited'))]);
+        release();
+        await tx;
+        assert.equal(renewed, 1, 'renewed the free row without waiting for the held one');
+        assert.deepEqual([await until(a2.id), await until(c.id)], [at(120), at(180)]);
+      }
+    });
+
     test('Sent copies are claimed once each and come due again when a worker dies', async () => {
       await db.store.db.deleteFrom('outbox').execute();
       const row = job({ status: 'sent', sent_copy: 'pending', sent_copy_next_at: at(0) });

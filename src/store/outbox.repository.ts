@@ -211,6 +211,26 @@ export class OutboxRepository {
     return this.withBodies(rows);
   }
 
+  /**
+   * Extends the claims that `tokens` still hold (rows `sending` with one of these tokens in
+   * `locked_by`) to `lockUntil`, in one statement; rows no longer held (finished, taken over) are
+   * left alone. The send worker calls it while jobs are in flight, so a send slower than the
+   * visibility timeout is not taken for dead and claimed again. One parameter per token: the
+   * tokens are those of one worker's jobs in flight (one per claim), never more than its batch
+   * size. On PostgreSQL a row another transaction holds is skipped this time rather than waited
+   * for (mostly an outcome being written, which releases the claim anyway): no lock wait, and no
+   * deadlock with a transaction that writes several outcomes. Returns how many claims were extended.
+   */
+  async renewClaims(tokens: readonly string[], lockUntil: string): Promise<number> {
+    if (tokens.length === 0) return 0;
+    const renew = this.db.updateTable('outbox').set({ locked_until: lockUntil });
+    const result = await (this.dialect === 'postgres'
+      ? renew.where('id', 'in', (eb) => eb.selectFrom('outbox').select('id').where('status', '=', 'sending').where('locked_by', 'in', [...tokens]).forUpdate().skipLocked())
+      : renew.where('status', '=', 'sending').where('locked_by', 'in', [...tokens])
+    ).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** The claimed rows with their messages (one read for all). */
   private async withBodies(rows: OutboxSummary[]): Promise<OutboxJob[]> {
     if (rows.length === 0) return [];

@@ -520,3 +520,69 @@ describe('sending against a faulty SMTP server', () => {
     assert.equal(relay.stats.messagesAccepted, before, 'nothing went to the platform');
   });
 });
+
+// A send slower than the visibility timeout (a slow relay, a queue for the pool's connections) is
+// still in flight, not dead: its worker renews the claim, so no poll takes the job again.
+describe('a send that takes longer than the visibility timeout', () => {
+  const VISIBILITY_MS = 400;
+  const DELAY_MS = 1_500;
+  const auth = { username: 'slow@acme.test', password: trackSecret('slow-pass-4f7a9b') };
+  let t: TestApp;
+  let smtp: FaultSmtp;
+
+  before(async () => {
+    smtp = await startFaultSmtp({ auth, dataDelayMs: DELAY_MS });
+    t = await startTestApp({
+      name: 'send-renew',
+      appOptions: { outbound: { worker: { pollMs: 50, visibilityTimeoutMs: VISIBILITY_MS, maxAgeMs: 60_000 }, pool: { timeoutMs: 10_000 } } },
+    });
+    t.app.outbound.worker.start();
+  });
+  after(async () => {
+    await t?.close();
+    await smtp?.close();
+  });
+
+  test('keeps its claim, renewed while in flight (past a failed renewal): delivered once, and its job ends sent', async () => {
+    // every renewal is counted; the first one fails, as a database that is briefly away would
+    const outbox = t.app.repos.outbox;
+    const renewClaims = outbox.renewClaims.bind(outbox);
+    let renewals = 0;
+    outbox.renewClaims = async (...args) => {
+      if (++renewals === 1) throw new Error('the database is away for a moment (test)');
+      return renewClaims(...args);
+    };
+    const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+    try {
+      const tenant = await t.createTenant('Slow');
+      const account = await t.request('POST', '/v1/accounts?verify=false', {
+        token: tenant.apiKey,
+        body: { name: 'Slow relay', type: 'smtp_imap', email: auth.username, password: auth.password, smtp: { host: '127.0.0.1', port: smtp.port, security: 'none' } },
+      });
+      assert.equal(account.status, 201, account.text);
+      assert.equal(renewals, 0, 'no renewal while nothing is in flight');
+      const r = await t.request('POST', '/v1/messages', { token: tenant.apiKey, body: { accountId: account.body.id, to: 'customer@example.test', subject: 'Slow', text: 'Slow\n' } });
+      assert.equal(r.status, 202, r.text);
+      let job: any;
+      for (const end = Date.now() + 3 * DELAY_MS; ; await sleep(50)) {
+        job = (await t.request('GET', `/v1/outbox/${r.body.id}`, { token: tenant.apiKey })).body;
+        if (job.status === 'sent' || Date.now() > end) break;
+      }
+      assert.equal(job.status, 'sent', `the job ends sent (it is ${job.status}, attempts ${job.attempts})`);
+      assert.equal(job.attempts, 1);
+      // a second claim would have sent again at once: its end of DATA would be counted by now
+      await sleep(VISIBILITY_MS);
+      assert.equal(smtp.stats.messagesReceived, 1, 'the server got the message once');
+      assert.equal(smtp.messageIds.get(job.messageId.replace(/^<|>$/g, '')), 1, 'delivered exactly once');
+      assert.ok(renewals >= 3, `renewed every third of the timeout (${renewals} renewals)`);
+      const warned = t.logs().split('\n').filter((l) => l.includes('could not renew the claims of jobs in flight'));
+      assert.equal(warned.length, 1, 'the failed renewal is logged');
+      assert.equal(JSON.parse(warned[0]!).level, 40, 'as a warning');
+      const done = renewals;
+      await sleep(VISIBILITY_MS);
+      assert.equal(renewals, done, 'no renewal once nothing is in flight');
+    } finally {
+      outbox.renewClaims = renewClaims;
+    }
+  });
+});
