@@ -37,8 +37,9 @@ export interface SendWorkerOptions {
   /**
    * how long a claim holds its job: one that ran out belonged to a worker that died. While a job is
    * in flight its claim is renewed every third of this, so however slow its send, only a worker
-   * that stopped (or lost its database for this long) lets it run out. A Sent-copy claim lasts this long and is not renewed (each copy
-   * is bounded by the copier's own timeout, 60 s by default, and searches Sent before it stores).
+   * that stopped (or lost its database for this long) lets it run out. A Sent-copy claim lasts
+   * this long and is not renewed (each copy is bounded by the copier's own timeout, 60 s by
+   * default, and searches Sent before it stores).
    */
   visibilityTimeoutMs: number;
   /** how often a job waiting for its account (red, disabled) looks again */
