@@ -200,6 +200,19 @@ describe('the settings page: Messages and Campaigns views in Chromium', () => {
     await page.getByLabel('Provider', { exact: true }).selectOption({ label: 'Newsletter (news@acmepets.test)' });
     await until('one contact group', async () => (await panel('Messages').locator('section.contact-group').count()) === 1);
     assert.deepEqual(await panel('Messages').locator('.message-subject').allInnerTexts(), ['March news']);
+    // an answer for an earlier filter that arrives late is dropped, not shown over the current one
+    const unfiltered = /\/v1\/messages\?limit=50$/;
+    await page.route(unfiltered, async (route) => {
+      await new Promise((r) => setTimeout(r, 800));
+      await route.continue();
+    });
+    const late = page.waitForResponse(unfiltered);
+    await page.getByLabel('Provider', { exact: true }).selectOption({ label: 'All providers' });
+    await page.getByLabel('Provider', { exact: true }).selectOption({ label: 'Newsletter (news@acmepets.test)' });
+    await late;
+    await page.waitForTimeout(200);
+    assert.deepEqual(await panel('Messages').locator('.message-subject').allInnerTexts(), ['March news']);
+    await page.unroute(unfiltered);
     await page.getByLabel('Provider', { exact: true }).selectOption({ label: 'All providers' });
     await group('Dana Customer').waitFor();
 

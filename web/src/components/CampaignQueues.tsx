@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ApiError, problemOf, type Api } from '../api.ts';
 import type { Account, Campaign, FieldProblem, Page, QueueItem, QueueStatus } from '../types.ts';
 import { formatAddress, formatDate } from '../format.ts';
@@ -94,21 +94,26 @@ function Queue({ api, campaign, onCountsChanged }: { api: Api; campaign: Campaig
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [reading, setReading] = useState<string | null>(null);
   const base = `/v1/campaigns/${encodeURIComponent(campaign.id)}/queue`;
+  /** counts filter changes: an answer for an earlier status that arrives late is dropped */
+  const generation = useRef(0);
 
   async function load(s: QueueStatus | '', cursor?: string) {
+    const asked = generation.current;
     const q = new URLSearchParams({ limit: '50' });
     if (s) q.set('status', s);
     if (cursor) q.set('cursor', cursor);
     setProblem(null);
     try {
       const next = await api.get<Page<QueueItem>>(`${base}?${q}`);
+      if (asked !== generation.current) return;
       setPage((prev) => (cursor && prev ? { items: [...prev.items, ...next.items], nextCursor: next.nextCursor } : next));
     } catch (err) {
-      setProblem(problemOf(err));
+      if (asked === generation.current) setProblem(problemOf(err));
     }
   }
 
   useEffect(() => {
+    generation.current++;
     setPage(null);
     setOutcome(null);
     void load(status);

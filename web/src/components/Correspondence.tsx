@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, problemOf, type Api } from '../api.ts';
 import type { Account, Address, FieldProblem, MessageSummary, Page } from '../types.ts';
 import { formatDate } from '../format.ts';
@@ -49,8 +49,11 @@ export function Correspondence({ api, accounts }: { api: Api; accounts: Account[
   const [loading, setLoading] = useState(false);
   const [problem, setProblem] = useState<{ field: string; problem: FieldProblem } | null>(null);
   const [open, setOpen] = useState<string | null>(null);
+  /** counts filter changes: an answer for an earlier filter that arrives late is dropped, not shown over the current one */
+  const generation = useRef(0);
 
   async function load(f: Filter, cursor?: string) {
+    const asked = generation.current;
     const q = new URLSearchParams({ limit: '50' });
     if (f.accountId) q.set('accountId', f.accountId);
     if (f.contact) q.set('contact', f.contact);
@@ -59,18 +62,21 @@ export function Correspondence({ api, accounts }: { api: Api; accounts: Account[
     setProblem(null);
     try {
       const next = await api.get<Page<MessageSummary>>(`/v1/messages?${q}`);
+      if (asked !== generation.current) return;
       setPage((prev) => (cursor && prev ? { items: [...prev.items, ...next.items], nextCursor: next.nextCursor } : next));
     } catch (err) {
+      if (asked !== generation.current) return;
       const field = err instanceof ApiError && err.field ? err.field : 'form';
       const p = problemOf(err);
       setProblem({ field, problem: field === 'contact' && !p.hint ? { ...p, hint: 'Type the whole address, for example name@example.com.' } : p });
     } finally {
-      setLoading(false);
+      if (asked === generation.current) setLoading(false);
     }
   }
 
   useEffect(() => {
-    // a new filter starts from the newest messages again
+    // a new filter starts from the newest messages again; answers still due for the last one are dropped
+    generation.current++;
     void load(filter);
   }, [api, filter]);
 
