@@ -96,6 +96,20 @@ function stageOf(err: unknown): SendStage | null {
   return isMessageCommand(command) ? 'message' : 'connection';
 }
 
+/** A send whose transport was closed while it waited for a connection (nodemailer drains its queue so): nothing reached a server. */
+const DRAINED = Symbol('drained');
+
+function isDrained(err: unknown): boolean {
+  const e = err as { message?: unknown; responseCode?: unknown; command?: unknown };
+  return e?.message === 'Connection pool was closed' && e.responseCode === undefined && (e.command === undefined || e.command === 'API');
+}
+
+/** Drained again on the new transport (its connections failed at once too): a connection failure, tried again later. */
+function drainedTwice(): PoolSendResult {
+  const error = new MailportError('PROTOCOL_ERROR', { message: 'The connections to this server kept failing before the message could go out; it is sent again later.', protocol: 'smtp' });
+  return { ok: false, error, responseCode: null, stage: null, rejected: [] };
+}
+
 /** A send the pool did not start because it is closing: nothing reached a server. */
 function released(): PoolSendResult {
   const error = new MailportError('UNAVAILABLE', { message: 'Mailport was shutting down before this message went out; it is sent again later.', protocol: 'smtp' });
@@ -128,7 +142,17 @@ export class SmtpPool {
     return this.entries.size;
   }
 
+  /**
+   * Sends one message on a pooled connection of `input.key`. A message still queued for a
+   * connection when another message's failure closed the transport (see {@link drop}) reached no
+   * server: it is sent once more, on a new transport, rather than reported as failed.
+   */
   async send(input: PoolSendInput): Promise<PoolSendResult> {
+    const result = await this.sendOnce(input);
+    return result === DRAINED ? this.sendOnce(input).then((r) => (r === DRAINED ? drainedTwice() : r)) : result;
+  }
+
+  private async sendOnce(input: PoolSendInput): Promise<PoolSendResult | typeof DRAINED> {
     if (this.closing) return released();
     await this.acquire();
     let entry: Entry | undefined;
@@ -143,6 +167,7 @@ export class SmtpPool {
       const e = err as { responseCode?: number; rejected?: unknown; rejectedErrors?: unknown };
       // closing fails the messages still queued for a connection (no server reply): they were never sent
       if (this.closing && typeof e?.responseCode !== 'number') return released();
+      if (isDrained(err)) return DRAINED;
       const error = classify(err, { protocol: 'smtp', endpoint: input.endpoint, provider: input.provider, phase: phaseOf(err), auth: input.cred.accessToken ? 'token' : 'password' });
       // a refused login, or a broken connection, must not be reused by the next message
       if (error.code !== 'SEND_REJECTED' && error.code !== 'LIMIT_REACHED') this.drop(input.key);

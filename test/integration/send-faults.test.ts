@@ -234,6 +234,17 @@ describe('sending against a faulty SMTP server', () => {
     assert.equal(smtp.messageIds.get(bare(sent.messageId)), 1);
   });
 
+  test('messages queued for a connection when another one\'s timeout closed the pool go out on a new one, with no attempt lost', async () => {
+    // connection 1 never answers its DATA; 2 and 3 are slow, so the other messages wait in the pool's queue
+    const { smtp, id } = await faultyAccount({ stallAt: (stage, ctx) => stage === 'data' && ctx.connection === 1, dataDelayMs: POOL_TIMEOUT_MS / 3 });
+    const ids = await Promise.all(Array.from({ length: 12 }, (_, i) => message(id, `Queued ${i}`)));
+    const done = await Promise.all(ids.map((m) => status(m, 'sent', 15_000)));
+    const stuck = done.filter((j) => j.attempts === 2);
+    assert.equal(stuck.length, 1, `only the stalled message took a second attempt: ${JSON.stringify(done.map((j) => [j.attempts, j.lastError?.code]))}`);
+    assert.equal(stuck[0].lastError, null);
+    for (const j of done) assert.equal(smtp.messageIds.get(bare(j.messageId)), 1, 'each delivered once');
+  });
+
   test('a provider\'s limit reply defers with LIMIT_REACHED and rests the account: the next message is not even tried until the penalty ends', async () => {
     let tries = 0; // MAIL FROM commands the server saw (a try that a kept connection would not show)
     const counted = (reply: { code: number; message: string }) => () => {
