@@ -29,8 +29,10 @@ export interface PlatformSenderInput {
 
 export interface PlatformSender {
   from: { name: string; address: string };
-  /** set (to the company email) only when From is the platform's address */
+  /** set (to the address the message was accepted From) only when From is the platform's address */
   replyTo?: string;
+  /** the platform's From because DNS could not tell the policy: good for this attempt, to be decided again on the next */
+  tentative?: true;
 }
 
 export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
@@ -208,7 +210,9 @@ export async function platformSender(
   }
   if (policy === null || policy === 'none') return { from: { name: name ?? '', address: input.fromEmail } };
   const platformName = input.platformName?.trim() || domainOf(input.platformAddress) || input.platformAddress;
-  return { from: { name: `${name ?? input.fromEmail} via ${platformName}`, address: input.platformAddress }, replyTo: input.fromEmail };
+  const sender: PlatformSender = { from: { name: `${name ?? input.fromEmail} via ${platformName}`, address: input.platformAddress }, replyTo: input.fromEmail };
+  if (policy === 'unknown') sender.tentative = true;
+  return sender;
 }
 
 let shared: ResolveTxt | undefined;

@@ -38,8 +38,10 @@ export interface SendWorkerOptions {
    * how long a claim holds its job: one that ran out belonged to a worker that died. While a job is
    * in flight its claim is renewed every third of this, so however slow its send, only a worker
    * that stopped (or lost its database for this long) lets it run out. A Sent-copy claim lasts
-   * this long and is not renewed (each copy is bounded by the copier's own timeout, 60 s by
-   * default, and searches Sent before it stores).
+   * this long and is not renewed: a copy takes up to the copier's search delay plus its session
+   * timeout (5 s + 60 s by default), so keep this above that; below it another node may take a
+   * copy over while it runs (it searches Sent before it stores, so a double copy needs both to
+   * search before either stored).
    */
   visibilityTimeoutMs: number;
   /** how often a job waiting for its account (red, disabled) looks again */
@@ -155,10 +157,11 @@ type Route =
  * processor through the connection pool, and records the outcome on the job (visible at
  * `GET /v1/outbox/:id`, announced by webhook). 2xx: sent. 4xx, a lost connection or a timeout:
  * deferred with backoff and jitter, failed after `maxAgeMs`. 5xx to the message (MAIL FROM,
- * RCPT TO, DATA): failed with the reply. A refused login, or a 5xx to the session (greeting,
- * EHLO, STARTTLS, AUTH), turns the account red and the job waits for it (never failed for that);
- * from the platform processor it defers the job with backoff (failed only by age) and is logged
- * as an error, for the operator to fix the relay. A provider's limit reply, or our own count,
+ * RCPT TO, DATA): failed with the reply. A refused login turns the account red and the job waits
+ * for it (never failed for that); another 5xx to the session (greeting, EHLO, STARTTLS) turns it
+ * red too and the job is tried again with backoff (failed only by age); from the platform
+ * processor either defers the job with backoff and is logged as an error, for the operator to fix
+ * the relay. A provider's limit reply, or our own count,
  * defers the job to when the window allows, or hands it to the platform processor where the
  * account allows that (`limits.fallbackToPlatform`). A second loop stores copies in the Sent
  * folder; a failed copy never makes a message look unsent.
@@ -417,6 +420,9 @@ export class SendWorker {
   }
 
   private async sendReady(job: Ready, route: Route): Promise<void> {
+    // (cannot happen today: refusals are kept for good only while another recipient waits; a job
+    // with nobody left to ask would otherwise throw at the limiter and be claimed again forever)
+    if (recipientsToAsk(job).length === 0) return this.fail(job, new MailportError('SEND_REJECTED', { message: 'Every recipient of this message was refused.' }), null, false);
     let raw = job.raw;
     if (route.kind === 'platform' && job.sender_resolved === 0) raw = await this.resolveSender(job, route.account);
 
@@ -445,6 +451,11 @@ export class SendWorker {
     if (reservation) await this.deps.limiter.release(reservation);
     const err = result.error;
     const reply = err.response ?? null;
+    // every recipient refused, some for good (5xx) and some for now (4xx): the message waits for the
+    // latter (however the reply that stands for them is classified), and the former are kept as
+    // refused and not asked again
+    const forGood = result.rejected.filter((x) => !TEMPORARY_REPLY.test(x.response));
+    if (forGood.length > 0 && forGood.length < result.rejected.length) job.rejected = JSON.stringify(mergeRefusals(refusedForGood(job), forGood));
     if (route.kind === 'own' && AUTH_CODES.has(err.code)) return this.waitForAccount(job, route.account, err);
     if (err.code === 'LIMIT_REACHED') {
       const until = new Date(this.now().getTime() + this.options.limitPenaltyMs);
@@ -455,16 +466,16 @@ export class SendWorker {
     const code = result.responseCode;
     if (code !== null && code >= 500) {
       // only a refusal of this message (at MAIL FROM, RCPT TO or DATA) fails it; a 5xx to the session
-      // (greeting, EHLO, STARTTLS, AUTH) refuses the account or the relay, and the message waits
+      // (greeting, EHLO, STARTTLS, AUTH) refuses the account or the relay: the account turns red and
+      // the message is tried again with backoff until its age limit (a refused login waits, above)
       if (result.stage === 'message') return this.fail(job, err, result, true);
-      if (route.kind === 'own') return this.waitForAccount(job, route.account, err);
+      if (route.kind === 'own') {
+        await this.deps.accounts.recordFailure(job.tenant_id, route.account.id, { code: err.code, message: err.message, hint: err.hint ?? null });
+        return this.retryLater(job, err, true, result);
+      }
       this.log.error({ outboxId: job.id, accountId: job.account_id, code: err.code, response: reply }, 'the platform mail processor refused the session: messages through it wait until its settings (MAILPORT_PLATFORM_SMTP_URL) are fixed');
       return this.retryLater(job, err, true, result);
     }
-    // every recipient refused, some for good (5xx) and some for now (4xx): the message waits for the
-    // latter, and the former are kept as refused and not asked again
-    const forGood = result.rejected.filter((x) => !TEMPORARY_REPLY.test(x.response));
-    if (forGood.length > 0 && forGood.length < result.rejected.length) job.rejected = JSON.stringify(mergeRefusals(refusedForGood(job), forGood));
     if (code === null && err.action === 'fix_settings' && route.kind === 'own') {
       // the account's settings no longer work (certificate, host, port): red, and retried with backoff
       await this.deps.accounts.recordFailure(job.tenant_id, route.account.id, { code: err.code, message: err.message, hint: err.hint ?? null });
@@ -570,7 +581,8 @@ export class SendWorker {
    * tell; then From (and the envelope sender, for SPF) is the platform's, Reply-To the accepted
    * address. Decided once, then kept: a changed From is stored before the send, so every later
    * attempt, the Sent copy and the record carry the bytes that went out; an unchanged one costs no
-   * write: the outcome marks it.
+   * write: the outcome marks it. A fallback only because DNS could not tell holds for this attempt
+   * alone (nothing stored): a later attempt decides again.
    */
   private async resolveSender(job: Ready, account: AccountRow | null): Promise<Buffer> {
     const relay = this.deps.platform!;
@@ -583,7 +595,7 @@ export class SendWorker {
       return job.raw;
     }
     const raw = await replaceSender(job.raw, sender.from, sender.replyTo);
-    await this.deps.repos.outbox.replaceRaw(job.id, job.token, raw, this.now().toISOString(), sender.from.address);
+    if (!sender.tentative) await this.deps.repos.outbox.replaceRaw(job.id, job.token, raw, this.now().toISOString(), sender.from.address);
     // the stored bytes are these now, and what the correspondence record keeps
     job.raw = raw;
     job.envelope_from = sender.from.address;
@@ -703,8 +715,8 @@ export class SendWorker {
   }
 
   /**
-   * The account's server refused its sign-in or its settings, not the message: the account turns
-   * red and the job waits for it (an attempt, but no age limit; one event per cause).
+   * The account's server refused its sign-in, not the message: the account turns red and the job
+   * waits for it to be fixed (an attempt, but no age limit; one event per cause).
    */
   private async waitForAccount(job: Job, account: AccountRow, err: MailportError): Promise<void> {
     await this.deps.accounts.recordFailure(job.tenant_id, account.id, { code: err.code, message: err.message, hint: err.hint ?? null });

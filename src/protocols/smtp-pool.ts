@@ -68,6 +68,8 @@ interface Entry {
   transport: Transporter<SMTPTransport.SentMessageInfo>;
   lastUsed: number;
   busy: number;
+  /** why this transport was closed: the messages still queued on it get this answer when it is about the account (its login or settings) */
+  droppedFor?: PoolSendResult & { ok: false };
 }
 
 type RawRejected = { recipient?: string; response?: string };
@@ -167,11 +169,17 @@ export class SmtpPool {
       const e = err as { responseCode?: number; rejected?: unknown; rejectedErrors?: unknown };
       // closing fails the messages still queued for a connection (no server reply): they were never sent
       if (this.closing && typeof e?.responseCode !== 'number') return released();
-      if (isDrained(err)) return DRAINED;
+      // drained from a transport closed for another message's failure: about the account (a refused
+      // login, wrong settings), the same answer, without another login; else sent again on a new one
+      if (isDrained(err)) return entry?.droppedFor ?? DRAINED;
       const error = classify(err, { protocol: 'smtp', endpoint: input.endpoint, provider: input.provider, phase: phaseOf(err), auth: input.cred.accessToken ? 'token' : 'password' });
+      const result: PoolSendResult & { ok: false } = { ok: false, error, responseCode: typeof e?.responseCode === 'number' ? e.responseCode : null, stage: stageOf(err), rejected: rejections(e?.rejected, e?.rejectedErrors) };
       // a refused login, or a broken connection, must not be reused by the next message
-      if (error.code !== 'SEND_REJECTED' && error.code !== 'LIMIT_REACHED') this.drop(input.key);
-      return { ok: false, error, responseCode: typeof e?.responseCode === 'number' ? e.responseCode : null, stage: stageOf(err), rejected: rejections(e?.rejected, e?.rejectedErrors) };
+      if (error.code !== 'SEND_REJECTED' && error.code !== 'LIMIT_REACHED') {
+        if (entry && error.action !== 'retry_later') entry.droppedFor = { ...result, rejected: [] };
+        this.drop(input.key);
+      }
+      return result;
     } finally {
       if (entry) {
         entry.busy--;

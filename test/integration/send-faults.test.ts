@@ -130,7 +130,7 @@ describe('sending against a faulty SMTP server', () => {
     }
   });
 
-  test('an own account\'s server refusing the login or the session with a 5xx turns the account red; the message waits for it instead of failing', async () => {
+  test('an own account\'s server refusing the login or the session with a 5xx turns the account red; the message waits for it (login) or is tried again with backoff (session) instead of failing', async () => {
     const cases: Array<{ script: FaultScript; code: string; recovers: boolean }> = [
       // a changed password: not tried again until the account is fixed (send.test.ts fixes one)
       { script: { authReply: { code: 535, message: '5.7.8 Authentication credentials invalid' } }, code: 'AUTH_FAILED', recovers: false },
@@ -146,7 +146,10 @@ describe('sending against a faulty SMTP server', () => {
       assert.equal(waiting.lastError.code, c.code, JSON.stringify(waiting.lastError));
       assert.match(waiting.lastError.response, /^5\d\d /);
       const waits = Date.parse(waiting.nextAttemptAt) - Date.parse(waiting.lastError.at);
-      assert.ok(Math.abs(waits - 200) <= 20, `waits for the account, not the backoff (${waits} ms)`);
+      // a refused login waits for the account to be fixed (accountWaitMs 200); a refused session is
+      // retried by the backoff (300 here), so the message's age limit still applies
+      const expected = c.code === 'AUTH_FAILED' ? 200 : 300;
+      assert.ok(Math.abs(waits - expected) <= 20, `waits ${expected} ms (${waits} ms)`);
       const account = (await t.request('GET', `/v1/accounts/${id}`, { token: tenant.apiKey })).body;
       assert.equal(account.statusColor, 'red');
       assert.equal(account.lastError.code, c.code);
@@ -243,6 +246,14 @@ describe('sending against a faulty SMTP server', () => {
     assert.equal(stuck.length, 1, `only the stalled message took a second attempt: ${JSON.stringify(done.map((j) => [j.attempts, j.lastError?.code]))}`);
     assert.equal(stuck[0].lastError, null);
     for (const j of done) assert.equal(smtp.messageIds.get(bare(j.messageId)), 1, 'each delivered once');
+  });
+
+  test('messages queued for a connection when a refused login closed the pool get that answer: no login is tried again for them', async () => {
+    const { smtp, id } = await faultyAccount({ authReply: { code: 535, message: '5.7.8 Authentication credentials invalid' } });
+    const ids = await Promise.all(Array.from({ length: 9 }, (_, i) => message(id, `Locked ${i}`)));
+    const waiting = await Promise.all(ids.map((m) => status(m, 'deferred')));
+    assert.deepEqual([...new Set(waiting.map((j) => j.lastError.code))], ['AUTH_FAILED']);
+    assert.ok(smtp.stats.authFailures <= 3, `one refused login per connection the pool opened, none for the queued messages (${smtp.stats.authFailures})`);
   });
 
   test('a provider\'s limit reply defers with LIMIT_REACHED and rests the account: the next message is not even tried until the penalty ends', async () => {

@@ -55,6 +55,8 @@ describe('sending through the outbox against real mail servers', () => {
           worker: { pollMs: 50, backoffMs: [300], jitter: 0, accountWaitMs: 200, maxAgeMs: 3_000, sentCopyBackoffMs: [200] },
           resolveTxt: async (name) => {
             const r = dmarc.get(name);
+            // a domain whose DNS fails: the policy cannot be told
+            if (name === '_dmarc.flaky.test') throw Object.assign(new Error('server failure'), { code: 'ESERVFAIL' });
             if (!r) throw Object.assign(new Error('no such name'), { code: 'ENOTFOUND' });
             return r;
           },
@@ -330,6 +332,17 @@ describe('sending through the outbox against real mail servers', () => {
     assert.match(raw, /^From: .*<mailer@platform\.test>/m);
     assert.match(raw, /^Reply-To: boss@strict\.test/m);
     assert.equal(strictCaptured.from, 'mailer@platform.test', 'the envelope sender follows the From (SPF)');
+    // DNS cannot tell: From the platform for this attempt, and nothing stored (a later attempt decides again)
+    await t.request('PATCH', '/v1/tenant', { token: tenant.apiKey, body: { companyEmail: 'boss@flaky.test' } });
+    const flaky = await until((await send({ to: rcpt.email, subject: 'Flaky DNS', text: 'x' })).body.id, ['sent', 'failed']);
+    assert.equal(flaky.status, 'sent', JSON.stringify(flaky.lastError));
+    const flakyCaptured = await readCaptured(flaky.messageId);
+    assert.match(flakyCaptured.raw.toString(), /^From: .*<mailer@platform\.test>/m);
+    assert.match(flakyCaptured.raw.toString(), /^Reply-To: boss@flaky\.test/m);
+    assert.equal(flakyCaptured.from, 'mailer@platform.test');
+    const stored = (await t.app.repos.outbox.getFull(flaky.id))!;
+    assert.equal(stored.sender_resolved, 0, 'the fallback was not stored as decided');
+    assert.equal(stored.envelope_from, 'boss@flaky.test');
     // an account that sends through the platform: its own address decides, not the company's (strict
     // here): a lax account domain keeps its From; a strict one is replaced, Reply-To the account, and
     // its correspondence record keeps the bytes that went out
