@@ -239,12 +239,14 @@ describe('sending against a faulty SMTP server', () => {
 
   test('messages queued for a connection when another one\'s timeout closed the pool go out on a new one, with no attempt lost', async () => {
     // connection 1 never answers its DATA; 2 and 3 are slow, so the other messages wait in the pool's queue
-    const { smtp, id } = await faultyAccount({ stallAt: (stage, ctx) => stage === 'data' && ctx.connection === 1, dataDelayMs: POOL_TIMEOUT_MS / 3 });
-    const ids = await Promise.all(Array.from({ length: 12 }, (_, i) => message(id, `Queued ${i}`)));
-    const done = await Promise.all(ids.map((m) => status(m, 'sent', 15_000)));
-    const stuck = done.filter((j) => j.attempts === 2);
-    assert.equal(stuck.length, 1, `only the stalled message took a second attempt: ${JSON.stringify(done.map((j) => [j.attempts, j.lastError?.code]))}`);
-    assert.equal(stuck[0].lastError, null);
+    // (each message takes a seventh of the pool timeout, so about a dozen are still queued when the stalled one times out)
+    const { smtp, id } = await faultyAccount({ stallAt: (stage, ctx) => stage === 'data' && ctx.connection === 1, dataDelayMs: POOL_TIMEOUT_MS / 7 });
+    const ids = await Promise.all(Array.from({ length: 24 }, (_, i) => message(id, `Queued ${i}`)));
+    const done = await Promise.all(ids.map((m) => status(m, 'sent', 20_000)));
+    // the stalled one takes a second attempt; the queued ones must not (a busy machine may time out one more
+    // on its own: at most two in all, where counting each drained message as an attempt made about ten)
+    const retried = done.filter((j) => j.attempts > 1);
+    assert.ok(retried.length >= 1 && retried.length <= 2, `only the stalled message took a second attempt: ${JSON.stringify(done.map((j) => j.attempts))}`);
     for (const j of done) assert.equal(smtp.messageIds.get(bare(j.messageId)), 1, 'each delivered once');
   });
 
