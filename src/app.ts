@@ -7,7 +7,7 @@ import type { Config } from './config/config.js';
 import { createLogger } from './log/logger.js';
 import { AddressGuard, type LookupFn } from './net/guard.js';
 import { SecretBox, hashToken } from './secrets/secret-box.js';
-import { migrateToLatest, openStore, ping, repositories, type Repositories, type Store } from './store/index.js';
+import { migrateToLatest, openStore, ping, repositories, type AccountRow, type Repositories, type Store } from './store/index.js';
 import { Catalog, type Preset } from './catalog/catalog.js';
 import { discover, defaultDiscoveryDeps, type DiscoveryDeps } from './catalog/discover.js';
 import { providerFacts, sendTestMessage, verifyEndpoints, type CheckContext } from './protocols/verify.js';
@@ -158,8 +158,13 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   const accounts: AccountsService = new AccountsService({
     repos, box, catalog, verifier, testSender, platformConfigured: config.platformSmtpUrl !== null, events: webhooks,
     oauth: { credentials: (row, opts) => oauth.credentials(row, opts), verify: (row) => oauth.verify(row), erase: (id) => oauth.erase(id) },
-    usage: (row) => limiter.usage(row.id, limitSpecFor(accounts.effectiveLimits(row), row.preset ? catalog.get(row.preset) : undefined)),
+    usage: (row) => limiter.usage(row.id, limitSpecOf(row)),
+    limits: { admit: (row) => limiter.admit(row.id, limitSpecOf(row), 1), release: (id) => limiter.release(id) },
   });
+  // reads `accounts`: called only once requests are served
+  function limitSpecOf(row: AccountRow) {
+    return limitSpecFor(accounts.effectiveLimits(row), row.preset ? catalog.get(row.preset) : undefined);
+  }
   const oauth = new OAuthService({ repos, box, catalog, accounts, verifier, redirectUri: `${config.publicUrl}/oauth/callback`, logger, options: options.oauth });
   // parsing of fetched batches on worker threads, beside the thread that drives the sessions and the store
   const parser = new MessageParser({ onThreadFailure: (err) => logger.warn({ err }, 'parser threads unavailable: parsing on the main thread') });

@@ -144,6 +144,15 @@ export interface AccountsServiceDeps {
   };
   /** counted usage against the limits (the outbound module's SendLimiter); absent: nothing counted */
   usage?: (row: AccountRow) => Promise<Usage>;
+  /**
+   * A test send's room in the account's limits, as any send asks (SendLimiter.admit): a reservation
+   * id to release if it does not go out, null when nothing is counted, or when it must wait;
+   * absent: test sends are not counted
+   */
+  limits?: {
+    admit(row: AccountRow): Promise<string | null | { ok: false; retryAt: Date; window: string; reason?: string }>;
+    release(reservation: string): Promise<void>;
+  };
   now?: () => Date;
 }
 
@@ -259,8 +268,9 @@ export class AccountsService {
 
   /**
    * "Send test email": one real message now through the account's own SMTP (to the account's own
-   * address unless `to` is given). A failure is a classified 422; a login failure also turns the
-   * account red, as any later failure does.
+   * address unless `to` is given). It counts against the account's limits as any message does, and
+   * is refused (422 LIMIT_REACHED) while they, or the provider's own block, leave no room. A failure
+   * is a classified 422; a login failure also turns the account red, as any later failure does.
    */
   async testSend(tenantId: string, id: string, input: { to?: string }): Promise<{ messageId: string; accepted: string[]; response: string }> {
     const row = await this.row(tenantId, id);
@@ -276,6 +286,14 @@ export class AccountsService {
     }
     const cred = await this.loginCredentials(row, 'smtp');
     const preset = row.preset ? this.deps.catalog.get(row.preset) : undefined;
+    const room = this.deps.limits ? await this.deps.limits.admit(row) : null;
+    if (room !== null && typeof room !== 'string') {
+      const until = room.retryAt.toISOString();
+      throw new MailportError('LIMIT_REACHED', {
+        message: room.reason === 'penalty' ? `The provider said the sending limit of this mailbox is reached; it rests until ${until}.` : `The ${room.window} sending limit of this mailbox is used up until ${until}; a test email would go over it.`,
+        protocol: 'smtp',
+      });
+    }
     const { result, sent } = await this.deps.testSender(smtp, cred, {
       from: { name: row.from_name, address: row.email },
       to,
@@ -283,6 +301,7 @@ export class AccountsService {
       text: `This is a test message from Mailport, sent through ${smtp.host} for the account "${row.name}" (${row.email}).\n\nIf you can read it, sending works.`,
     }, preset);
     if (!result.ok || !sent) {
+      if (typeof room === 'string') await this.deps.limits!.release(room);
       const code = (result.code ?? 'PROTOCOL_ERROR') as ErrorCode;
       if (MailportErrorActions.fixSettings(code)) await this.recordFailure(tenantId, id, { code, message: result.message ?? '', hint: result.hint ?? null });
       throw new MailportError(code, { message: result.message, hint: result.hint, protocol: 'smtp', response: result.response, field: code === 'SEND_REJECTED' ? 'to' : fieldFor(code, 'smtp') });

@@ -130,6 +130,22 @@ export class SendLimiter {
     return { ok: false, retryAt: new Date(best?.at ?? now), window: best?.name ?? windows[0]?.name ?? 'day', reason: 'limit' };
   }
 
+  /**
+   * Room for one message of `recipients` recipients, as every send asks (the worker's and a test
+   * send): the reservation id (release it if the message does not go out), null when the spec sets
+   * no limit (nothing is counted) and no provider block holds the account, or the refusal. An
+   * account without limits of its own still rests while its provider's block holds (a limit reply
+   * at send time), so it is not hammered until the provider extends the block.
+   */
+  async admit(accountId: string, spec: LimitSpec, recipients: number): Promise<string | null | Extract<Reservation, { ok: false }>> {
+    if (!isLimit(spec.perDay) && !isLimit(spec.perHour) && !isLimit(spec.perMinute)) {
+      const until = await this.blockedUntil(accountId);
+      return until ? { ok: false, retryAt: until, window: 'day', reason: 'penalty' } : null;
+    }
+    const r = await this.reserve(accountId, spec, recipients);
+    return r.ok ? r.id : r;
+  }
+
   /** Gives the capacity back when the message did not go out. Releasing twice, or an unknown id, does nothing. */
   async release(id: string): Promise<void> {
     await this.repo.release(id);

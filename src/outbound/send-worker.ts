@@ -76,7 +76,7 @@ export interface SendWorkerDeps {
   repos: Pick<Repositories, 'outbox' | 'accounts' | 'tenants'>;
   accounts: Pick<AccountsService, 'password' | 'recordFailure' | 'mayRetryAutomatically' | 'effectiveLimits'>;
   catalog: Catalog;
-  limiter: Pick<SendLimiter, 'reserve' | 'release' | 'shrink' | 'penalize' | 'blockedUntil'>;
+  limiter: Pick<SendLimiter, 'admit' | 'release' | 'shrink' | 'penalize'>;
   pool: Pick<SmtpPool, 'send'>;
   copier: Pick<SentCopier, 'store'>;
   events: { emit(tenantId: string, type: 'message.sent' | 'message.deferred' | 'message.failed', data: Record<string, unknown>): Promise<void> };
@@ -529,20 +529,10 @@ export class SendWorker {
     return this.deps.pool.send({ key: `${a.id}:${fingerprint}`, endpoint: smtp, cred: route.cred, envelope, raw, provider: providerFacts(preset) });
   }
 
-  /**
-   * Room in the account's limits: the reservation id, null when the account has no limits and no
-   * block, or the refusal. An account without limits of its own still rests while its provider's
-   * block holds (a limit reply at send time), so it is not hammered until the provider extends it.
-   */
-  private async reserve(job: OutboxSummary, account: AccountRow): Promise<string | null | Extract<Reservation, { ok: false }>> {
+  /** Room in the account's limits for the recipients this attempt asks (see {@link SendLimiter.admit}). */
+  private reserve(job: OutboxSummary, account: AccountRow): Promise<string | null | Extract<Reservation, { ok: false }>> {
     const preset = account.preset ? this.deps.catalog.get(account.preset) : undefined;
-    const spec = limitSpecFor(this.deps.accounts.effectiveLimits(account), preset);
-    if (spec.perDay == null && spec.perHour == null && spec.perMinute == null) {
-      const until = await this.deps.limiter.blockedUntil(account.id);
-      return until ? { ok: false, retryAt: until, window: 'day', reason: 'penalty' } : null;
-    }
-    const r = await this.deps.limiter.reserve(account.id, spec, recipientsToAsk(job).length);
-    return r.ok ? r.id : r;
+    return this.deps.limiter.admit(account.id, limitSpecFor(this.deps.accounts.effectiveLimits(account), preset), recipientsToAsk(job).length);
   }
 
   /** Over its limits, an account whose tenant allows it hands mail to the platform processor (DESIGN point 5). */

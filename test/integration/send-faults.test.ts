@@ -472,6 +472,23 @@ describe('sending against a faulty SMTP server', () => {
     assert.equal((await status(handed.body.id, 'sent')).via, 'platform');
   });
 
+  test('a test send counts against the account\'s limits like any message, is refused while they leave no room, and a failed one is not counted', async () => {
+    const refuse = { match: 'nobody@example.test', reply: { code: 550, message: '5.1.1 No such user' } };
+    const { id } = await faultyAccount({ rcptTo: [refuse] }, { limits: { perMinute: 2 } });
+    const testSend = (to?: string) => t.request('POST', `/v1/accounts/${id}/test-send`, { token: tenant.apiKey, body: to ? { to } : {} });
+    const usage = async () => (await t.request('GET', `/v1/accounts/${id}/usage`, { token: tenant.apiKey })).body;
+    assert.equal((await testSend()).status, 200);
+    const refused = await testSend('nobody@example.test');
+    assert.equal(refused.body.error?.code, 'SEND_REJECTED', refused.text);
+    assert.equal((await usage()).sentInWindow, 1, 'the refused one is not counted');
+    assert.equal((await testSend()).status, 200);
+    const over = await testSend();
+    assert.equal(over.status, 422, over.text);
+    assert.equal(over.body.error.code, 'LIMIT_REACHED');
+    assert.match(over.body.error.message, /minute sending limit of this mailbox is used up/);
+    assert.equal((await usage()).sentInWindow, 2);
+  });
+
   test('a recipient refused for now counts once against the account\'s limit: with its follow-up, not also with the first send', async () => {
     const full = { match: (a: string) => a === 'full@example.test', reply: { code: 452, message: '4.2.2 Mailbox full' } };
     const gone = { match: (a: string) => a === 'gone@example.test', reply: { code: 550, message: '5.1.1 No such user' } };
