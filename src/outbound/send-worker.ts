@@ -201,6 +201,9 @@ export class SendWorker {
    * wait for that.
    */
   private copying: Promise<void> | null = null;
+  /** when the platform processor's refusal was last logged as an error, and how many were logged at debug since */
+  private relayErrorAt = Number.NEGATIVE_INFINITY;
+  private relayErrorsSince = 0;
   /** outcomes reached in the same turn of the event loop (the jobs of one claim finish together) are written in one transaction */
   private readonly outcomes: Batcher<OutboxOutcome, boolean>;
 
@@ -473,7 +476,7 @@ export class SendWorker {
         await this.deps.accounts.recordFailure(job.tenant_id, route.account.id, { code: err.code, message: err.message, hint: err.hint ?? null });
         return this.retryLater(job, err, true, result);
       }
-      this.log.error({ outboxId: job.id, accountId: job.account_id, code: err.code, response: reply }, 'the platform mail processor refused the session: messages through it wait until its settings (MAILPORT_PLATFORM_SMTP_URL) are fixed');
+      this.relayRefused({ outboxId: job.id, accountId: job.account_id, code: err.code, response: reply });
       return this.retryLater(job, err, true, result);
     }
     if (code === null && err.action === 'fix_settings' && route.kind === 'own') {
@@ -702,6 +705,23 @@ export class SendWorker {
   private wait(job: Job, err: MailportError): Promise<void> {
     const at = this.now();
     return this.defer(job, err, new Date(at.getTime() + this.options.accountWaitMs), false, true, at);
+  }
+
+  /**
+   * The platform processor refused the session: an error for the operator, at most once a minute
+   * (a broken relay refuses every queued message at each of its attempts), with how many more it
+   * refused meanwhile; the others at debug.
+   */
+  private relayRefused(fields: Record<string, unknown>): void {
+    const now = performance.now();
+    if (now - this.relayErrorAt < 60_000) {
+      this.relayErrorsSince++;
+      this.log.debug(fields, 'the platform mail processor refused the session');
+      return;
+    }
+    this.log.error({ ...fields, alsoRefusedSinceLastError: this.relayErrorsSince }, 'the platform mail processor refused the session: messages through it wait until its settings (MAILPORT_PLATFORM_SMTP_URL) are fixed');
+    this.relayErrorAt = now;
+    this.relayErrorsSince = 0;
   }
 
   /**

@@ -183,6 +183,7 @@ describe('sending against a faulty SMTP server', () => {
       await until(msg, (j) => j.status === 'deferred' && j.attempts >= 2, 'a second attempt');
       const errors = t.logs().split('\n').filter((l) => l.includes(msg)).map((l) => JSON.parse(l)).filter((l) => l.level >= 50);
       assert.ok(errors.some((l) => /platform mail processor refused/.test(l.msg) && l.code === 'AUTH_FAILED'), 'logged as an error for the operator');
+      assert.equal(errors.length, 1, 'once a minute, not at every attempt');
     } finally {
       relay.setScript({}); // the relay serves the other tests
     }
