@@ -140,8 +140,9 @@ function mergeRefusals(earlier: Refusal[], now: Refusal[]): Refusal[] {
  * per tenant and claim, never older than the claim). `senderResolved`: the platform From was decided
  * during this attempt and stays as stored; the outcome records that, so later attempts keep it.
  * `composed`: its draft was composed during this attempt; a `sent` outcome stores the bytes.
+ * `handedOver`: this attempt gave it to an SMTP connection (from then on a server may have it).
  */
-type Job = OutboxJob & { token: string; tenants: Map<string, Promise<TenantRow | undefined>>; senderResolved?: boolean; composed?: boolean };
+type Job = OutboxJob & { token: string; tenants: Map<string, Promise<TenantRow | undefined>>; senderResolved?: boolean; composed?: boolean; handedOver?: boolean };
 /** A job with its message bytes. */
 type Ready = Job & { raw: Buffer };
 /** A job to store with its bytes: a follow-up (see {@link SendWorker.followUpOf}). */
@@ -329,9 +330,22 @@ export class SendWorker {
     return this.outcomes.push({ id: job.id, token: job.token, patch: p, raw, followUp });
   }
 
+  /**
+   * An attempt that threw (a database error, stored data it cannot read). Before the message was
+   * handed to SMTP it is tried again with backoff, so a fault that repeats fails it at its age limit
+   * instead of leaving it `sending` to be claimed again every visibility timeout forever. After,
+   * a server may have it: the claim is left to run out, as for a crash.
+   */
+  private async crashed(job: Job, err: unknown): Promise<void> {
+    this.log.error({ err, outboxId: job.id, handedOver: job.handedOver === true }, 'could not process an outbox job');
+    if (job.handedOver) return;
+    const failure = new MailportError('INTERNAL', { message: 'Sending this message failed inside Mailport; it is tried again later.', cause: err });
+    await this.retryLater(job, failure, false).catch((e) => this.log.error({ err: e, outboxId: job.id }, 'could not record the failed attempt of an outbox job'));
+  }
+
   private track(job: Job): Promise<void> {
     const p = this.process(job)
-      .catch((err) => this.log.error({ err, outboxId: job.id }, 'could not process an outbox job'))
+      .catch((err) => this.crashed(job, err))
       .finally(() => {
         this.inFlight.delete(p);
         this.release(job.token);
@@ -448,6 +462,7 @@ export class SendWorker {
       }
     }
 
+    job.handedOver = true;
     let result = await this.send(job, route, raw);
     if (!result.ok && route.kind === 'own' && route.cred.accessToken && AUTH_CODES.has(result.error.code)) result = await this.retryWithFreshToken(job, route, raw);
     if (result.ok) return this.sent(job, route, result, reservation);

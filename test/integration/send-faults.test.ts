@@ -490,6 +490,21 @@ describe('sending against a faulty SMTP server', () => {
     assert.equal((await usage()).sentInWindow, 2);
   });
 
+  test('an attempt that throws inside Mailport before SMTP (stored data it cannot read) is deferred with backoff, not left sending', async () => {
+    const { id: accountId } = await faultyAccount();
+    const r = await send({ accountId, to: 'customer@example.test', subject: 'Unreadable', text: 'x', sendAt: new Date(Date.now() + 1_500).toISOString() });
+    assert.equal(r.status, 202, r.text);
+    const db = t.app.store.db;
+    try {
+      await db.updateTable('outbox').set({ recipients: 'not json' }).where('id', '=', r.body.id).execute();
+      const j = await until(r.body.id, (x) => x.status === 'deferred', 'deferred');
+      assert.equal(j.lastError.code, 'INTERNAL');
+      assert.equal(j.attempts, 0, 'no server was asked');
+    } finally {
+      await db.deleteFrom('outbox').where('id', '=', r.body.id).execute();
+    }
+  });
+
   test('a recipient refused for now counts once against the account\'s limit: with its follow-up, not also with the first send', async () => {
     const full = { match: (a: string) => a === 'full@example.test', reply: { code: 452, message: '4.2.2 Mailbox full' } };
     const gone = { match: (a: string) => a === 'gone@example.test', reply: { code: 550, message: '5.1.1 No such user' } };
