@@ -271,6 +271,19 @@ describe('the settings page: Messages and Campaigns views in Chromium', () => {
     await page.getByLabel('Show', { exact: true }).selectOption('queued');
     await until('only the waiting item', async () => (await page.locator('li.queue-item .pill').allInnerTexts()).join() === 'Waiting');
     assert.deepEqual(await page.locator('li.queue-item .message-subject').allInnerTexts(), ['Price for two dogs?']);
+    // the answer for a status left at once, arriving late, is dropped
+    const doneList = /\/queue\?limit=50&status=done$/;
+    await page.route(doneList, async (route) => {
+      await new Promise((r) => setTimeout(r, 800));
+      await route.continue();
+    });
+    const late = page.waitForResponse(doneList);
+    await page.getByLabel('Show', { exact: true }).selectOption('done');
+    await page.getByLabel('Show', { exact: true }).selectOption('queued');
+    await late;
+    await page.waitForTimeout(200);
+    assert.deepEqual(await page.locator('li.queue-item .message-subject').allInnerTexts(), ['Price for two dogs?']);
+    await page.unroute(doneList);
     await screenshots(page, '36-queue-after-done');
   });
 
