@@ -476,10 +476,12 @@ export class SendWorker {
     if (forGood.length > 0 && forGood.length < result.rejected.length) job.rejected = JSON.stringify(mergeRefusals(refusedForGood(job), forGood));
     if (route.kind === 'own' && AUTH_CODES.has(err.code)) return this.waitForAccount(job, route.account, err);
     if (err.code === 'LIMIT_REACHED') {
-      const until = new Date(this.now().getTime() + this.options.limitPenaltyMs);
+      // the outcome's moment is the one the rest is counted from (not after the write of the block)
+      const at = this.now();
+      const until = new Date(at.getTime() + this.options.limitPenaltyMs);
       // the platform's own limit, met while it stood in for an account, is no reason to rest the account
       if (route.account && !(route.kind === 'platform' && route.overflow)) await this.deps.limiter.penalize(route.account.id, until, reply ?? err.message);
-      return this.defer(job, err, until, true);
+      return this.defer(job, err, until, true, false, at);
     }
     const code = result.responseCode;
     if (code !== null && code >= 500) {
