@@ -162,10 +162,10 @@ type Route =
  * for it (never failed for that); another 5xx to the session (greeting, EHLO, STARTTLS) turns it
  * red too and the job is tried again with backoff (failed only by age); from the platform
  * processor either defers the job with backoff and is logged as an error, for the operator to fix
- * the relay. A provider's limit reply, or our own count,
- * defers the job to when the window allows, or hands it to the platform processor where the
- * account allows that (`limits.fallbackToPlatform`). A second loop stores copies in the Sent
- * folder; a failed copy never makes a message look unsent.
+ * the relay. A provider's limit reply, or our own count, defers the job to when the window
+ * allows, or hands it to the platform processor where the account allows that
+ * (`limits.fallbackToPlatform`). A second loop stores copies in the Sent folder; a failed copy
+ * never makes a message look unsent.
  * A claim holds its jobs for `visibilityTimeoutMs` and is renewed while they are in flight (see
  * {@link SendWorker.renew}): a job is taken over only once its worker stopped renewing.
  * Recipients refused for now (4xx at RCPT TO) while the server took the message for others are
@@ -437,15 +437,16 @@ export class SendWorker {
   }
 
   private async sendReady(job: Ready, route: Route): Promise<void> {
+    const to = recipientsToAsk(job);
     // (cannot happen today: refusals are kept for good only while another recipient waits; a job
     // with nobody left to ask would otherwise throw at the limiter and be claimed again forever)
-    if (recipientsToAsk(job).length === 0) return this.fail(job, new MailportError('SEND_REJECTED', { message: 'Every recipient of this message was refused.' }), null, false);
+    if (to.length === 0) return this.fail(job, new MailportError('SEND_REJECTED', { message: 'Every recipient of this message was refused.' }), null, false);
     let raw = job.raw;
     if (route.kind === 'platform' && job.sender_resolved === 0) raw = await this.resolveSender(job, route.account);
 
     let reservation: string | null = null;
     if (route.kind === 'own') {
-      const r = await this.reserve(job, route.account);
+      const r = await this.reserve(route.account, to.length);
       if (r !== null && typeof r !== 'string') {
         const overflow = this.overflowRoute(route.account);
         if (!overflow) {
@@ -463,8 +464,8 @@ export class SendWorker {
     }
 
     job.handedOver = true;
-    let result = await this.send(job, route, raw);
-    if (!result.ok && route.kind === 'own' && route.cred.accessToken && AUTH_CODES.has(result.error.code)) result = await this.retryWithFreshToken(job, route, raw);
+    let result = await this.send(job, route, raw, to);
+    if (!result.ok && route.kind === 'own' && route.cred.accessToken && AUTH_CODES.has(result.error.code)) result = await this.retryWithFreshToken(job, route, raw, to);
     if (result.ok) return this.sent(job, route, result, reservation);
     if (reservation) await this.deps.limiter.release(reservation);
     const err = result.error;
@@ -484,22 +485,17 @@ export class SendWorker {
       return this.defer(job, err, until, true, false, at);
     }
     const code = result.responseCode;
-    if (code !== null && code >= 500) {
-      // only a refusal of this message (at MAIL FROM, RCPT TO or DATA) fails it; a 5xx to the session
-      // (greeting, EHLO, STARTTLS, AUTH) refuses the account or the relay: the account turns red and
-      // the message is tried again with backoff until its age limit (a refused login waits, above)
-      if (result.stage === 'message') return this.fail(job, err, result, true);
-      if (route.kind === 'own') {
-        await this.deps.accounts.recordFailure(job.tenant_id, route.account.id, { code: err.code, message: err.message, hint: err.hint ?? null });
-        return this.retryLater(job, err, true, result);
-      }
-      this.relayRefused({ outboxId: job.id, accountId: job.account_id, code: err.code, response: reply });
-      return this.retryLater(job, err, true, result);
-    }
-    if (code === null && err.action === 'fix_settings' && route.kind === 'own') {
-      // the account's settings no longer work (certificate, host, port): red, and retried with backoff
+    // only a refusal of this message (at MAIL FROM, RCPT TO or DATA) fails it; a 5xx to the session
+    // (greeting, EHLO, STARTTLS) refuses the account or the relay (a refused login waits, above)
+    if (code !== null && code >= 500 && result.stage === 'message') return this.fail(job, err, result, true);
+    const sessionRefused = code !== null && code >= 500;
+    if (route.kind === 'own' && (sessionRefused || (code === null && err.action === 'fix_settings'))) {
+      // the account's server or settings no longer work (refused session, certificate, host, port): red
       await this.deps.accounts.recordFailure(job.tenant_id, route.account.id, { code: err.code, message: err.message, hint: err.hint ?? null });
+    } else if (sessionRefused) {
+      this.relayRefused({ outboxId: job.id, accountId: job.account_id, code: err.code, response: reply });
     }
+    // and tried again with backoff until the message's age limit
     return this.retryLater(job, err, true, result);
   }
 
@@ -537,8 +533,9 @@ export class SendWorker {
     return { kind: 'own', account, cred: { user: account.username ?? account.email, password } };
   }
 
-  private async send(job: OutboxSummary, route: Route, raw: Buffer): Promise<PoolSendResult> {
-    const envelope = { from: (route.kind === 'platform' && route.overflow?.envelopeFrom) || job.envelope_from, to: recipientsToAsk(job) };
+  /** `to`: the recipients this attempt asks for ({@link recipientsToAsk}) */
+  private async send(job: OutboxSummary, route: Route, raw: Buffer, to: string[]): Promise<PoolSendResult> {
+    const envelope = { from: (route.kind === 'platform' && route.overflow?.envelopeFrom) || job.envelope_from, to };
     if (route.kind === 'platform') {
       return this.deps.pool.send({ key: 'platform', endpoint: route.relay.endpoint, cred: route.relay.cred, envelope, raw, trusted: true });
     }
@@ -549,10 +546,10 @@ export class SendWorker {
     return this.deps.pool.send({ key: `${a.id}:${fingerprint}`, endpoint: smtp, cred: route.cred, envelope, raw, provider: providerFacts(preset) });
   }
 
-  /** Room in the account's limits for the recipients this attempt asks (see {@link SendLimiter.admit}). */
-  private reserve(job: OutboxSummary, account: AccountRow): Promise<string | null | Extract<Reservation, { ok: false }>> {
+  /** Room in the account's limits for the `recipients` this attempt asks (see {@link SendLimiter.admit}). */
+  private reserve(account: AccountRow, recipients: number): Promise<string | null | Extract<Reservation, { ok: false }>> {
     const preset = account.preset ? this.deps.catalog.get(account.preset) : undefined;
-    return this.deps.limiter.admit(account.id, limitSpecFor(this.deps.accounts.effectiveLimits(account), preset), recipientsToAsk(job).length);
+    return this.deps.limiter.admit(account.id, limitSpecFor(this.deps.accounts.effectiveLimits(account), preset), recipients);
   }
 
   /** Over its limits, an account whose tenant allows it hands mail to the platform processor (DESIGN point 5). */
@@ -575,10 +572,10 @@ export class SendWorker {
   }
 
   /** An access token refused before its expiry: refresh once and send again; a refused refresh (OAUTH_REVOKED) is the outcome. */
-  private async retryWithFreshToken(job: OutboxSummary, route: Extract<Route, { kind: 'own' }>, raw: Buffer): Promise<PoolSendResult> {
+  private async retryWithFreshToken(job: OutboxSummary, route: Extract<Route, { kind: 'own' }>, raw: Buffer, to: string[]): Promise<PoolSendResult> {
     try {
       const cred = await this.deps.oauth!.credentials(route.account, { rejected: route.cred.accessToken });
-      return await this.send(job, { ...route, cred }, raw);
+      return await this.send(job, { ...route, cred }, raw, to);
     } catch (err) {
       if (!(err instanceof MailportError)) throw err;
       return { ok: false, error: err, responseCode: null, stage: null, rejected: [] };

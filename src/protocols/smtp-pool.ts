@@ -106,17 +106,16 @@ function isDrained(err: unknown): boolean {
   return e?.message === 'Connection pool was closed' && e.responseCode === undefined && (e.command === undefined || e.command === 'API');
 }
 
-/** Drained again on the new transport (its connections failed at once too): a connection failure, tried again later. */
-function drainedTwice(): PoolSendResult {
-  const error = new MailportError('PROTOCOL_ERROR', { message: 'The connections to this server kept failing before the message could go out; it is sent again later.', protocol: 'smtp' });
-  return { ok: false, error, responseCode: null, stage: null, rejected: [] };
+/** A failure before the message reached any server: no reply, no stage. */
+function unsent(code: 'PROTOCOL_ERROR' | 'UNAVAILABLE', message: string): PoolSendResult {
+  return { ok: false, error: new MailportError(code, { message, protocol: 'smtp' }), responseCode: null, stage: null, rejected: [] };
 }
 
+/** Drained again on the new transport (its connections failed at once too): a connection failure, tried again later. */
+const drainedTwice = () => unsent('PROTOCOL_ERROR', 'The connections to this server kept failing before the message could go out; it is sent again later.');
+
 /** A send the pool did not start because it is closing: nothing reached a server. */
-function released(): PoolSendResult {
-  const error = new MailportError('UNAVAILABLE', { message: 'Mailport was shutting down before this message went out; it is sent again later.', protocol: 'smtp' });
-  return { ok: false, error, responseCode: null, stage: null, rejected: [] };
-}
+const released = () => unsent('UNAVAILABLE', 'Mailport was shutting down before this message went out; it is sent again later.');
 
 export class SmtpPool {
   private readonly entries = new Map<string, Promise<Entry>>();
