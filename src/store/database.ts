@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
 import type { Database } from './schema.js';
 import { moduleBeside } from '../core/modules.js';
 
@@ -46,28 +46,71 @@ const CHECKPOINT_ENTRY = new URL(
 if (workerData.module.endsWith('.ts')) createRequire(workerData.module)(fileURLToPath(workerData.module)); else await import(workerData.module);`)}`,
 );
 const CHECKPOINT_MS = 250;
+/** past this many pages of log (4 MB, SQLite's usual checkpoint size) the checkpoint thread pauses the connection for a moment to start the log over */
+const RESTART_PAGES = 1000;
+/** a pause the thread has not ended by then is ended here (it should take a few milliseconds) */
+const PAUSE_LIMIT_MS = 2_000;
 /** With the checkpoint thread running, the committing connection checkpoints only past this many pages (80 MB): a backstop. */
 const BACKSTOP_PAGES = 20_000;
+
+/** Kysely's SQLite dialect on a driver made beforehand, so that the store can hold its one connection (Kysely's mutex) for the checkpoint thread. */
+class HeldSqliteDialect extends SqliteDialect {
+  readonly driver: SqliteDriver;
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.driver = new SqliteDriver(config);
+  }
+  override createDriver(): Driver {
+    return this.driver;
+  }
+}
 
 /**
  * Starts the checkpoint thread of a SQLite file (checkpoint.worker.ts) and leaves the committing
  * connection only a backstop; should the thread stop, that connection checkpoints at SQLite's
- * usual 1,000 pages again. Answers the function that stops the thread.
+ * usual 1,000 pages again. When the thread asks for a pause to start the log over, the
+ * connection is taken from Kysely (queries wait, the event loop does not) until it answers
+ * 'resume'. Answers the function that stops the thread.
  */
-function startCheckpointer(sqlite: SQLite.Database, path: string): () => Promise<void> {
-  const worker = new Worker(CHECKPOINT_ENTRY, { workerData: { module: CHECKPOINT_WORKER.href, path, intervalMs: CHECKPOINT_MS } });
+function startCheckpointer(sqlite: SQLite.Database, path: string, driver: SqliteDriver): () => Promise<void> {
+  const worker = new Worker(CHECKPOINT_ENTRY, {
+    workerData: { module: CHECKPOINT_WORKER.href, path, intervalMs: CHECKPOINT_MS, restartPages: RESTART_PAGES },
+  });
   worker.unref();
   sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
   let closing = false;
+  let release: (() => void) | null = null;
+  const resume = () => {
+    const held = release;
+    release = null;
+    held?.();
+  };
+  const pause = async () => {
+    if (release || closing) return;
+    await driver.acquireConnection();
+    const limit = setTimeout(resume, PAUSE_LIMIT_MS);
+    release = () => {
+      clearTimeout(limit);
+      void driver.releaseConnection();
+    };
+    if (closing) return resume();
+    worker.postMessage('paused');
+  };
   const fallBack = () => {
+    resume();
     if (!closing && sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
   };
   worker.on('error', fallBack);
   worker.on('exit', fallBack);
-  worker.on('message', () => {}); // a checkpoint that met a lock is tried again on the next tick
+  worker.on('message', (m) => {
+    if (m === 'pause') void pause();
+    else if (m === 'resume') resume();
+    // otherwise a checkpoint that met a lock, tried again on the next tick
+  });
   return () =>
     new Promise<void>((done) => {
       closing = true;
+      resume();
       const timer = setTimeout(() => void worker.terminate().finally(done), 2_000);
       worker.once('exit', () => {
         clearTimeout(timer);
@@ -102,8 +145,9 @@ export function openStore(url: string, options: { poolSize?: number } = {}): Sto
     sqlite.pragma('journal_size_limit = 67108864');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    const stopCheckpoints = inMemory ? async () => {} : startCheckpointer(sqlite, resolve(path));
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const dialect = new HeldSqliteDialect({ database: withStatementCache(sqlite) });
+    const stopCheckpoints = inMemory ? async () => {} : startCheckpointer(sqlite, resolve(path), dialect.driver);
+    const db = new Kysely<Database>({ dialect });
     return {
       db,
       dialect: 'sqlite',
