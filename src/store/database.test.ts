@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { openStore, migrateToLatest } from './index.js';
 
@@ -54,6 +56,23 @@ test('SQLite: under steady commits the write-ahead log starts over every few meg
     assert.ok(largest < 10_000_000, `the log grew to ${(largest / 1e6).toFixed(1)} MB over ${commits} commits`);
   } finally {
     await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('SQLite: a process that ends without closing its store exits (the checkpoint thread does not hold it)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailport-ckpt-'));
+  try {
+    const store = new URL('./index.js', import.meta.url).href;
+    const script = `import { openStore, migrateToLatest } from ${JSON.stringify(store)};
+const s = openStore(${JSON.stringify(`sqlite:${join(dir, 'mailport.db')}`)});
+await migrateToLatest(s.db);
+console.log('left open');`;
+    const started = Date.now();
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 20_000 });
+    assert.equal(stdout.trim(), 'left open');
+    assert.ok(Date.now() - started < 20_000);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

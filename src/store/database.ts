@@ -76,7 +76,6 @@ function startCheckpointer(sqlite: SQLite.Database, path: string, driver: Sqlite
   const worker = new Worker(CHECKPOINT_ENTRY, {
     workerData: { module: CHECKPOINT_WORKER.href, path, intervalMs: CHECKPOINT_MS, restartPages: RESTART_PAGES },
   });
-  worker.unref();
   sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
   let closing = false;
   let release: (() => void) | null = null;
@@ -107,6 +106,9 @@ function startCheckpointer(sqlite: SQLite.Database, path: string, driver: Sqlite
     else if (m === 'resume') resume();
     // otherwise a checkpoint that met a lock, tried again on the next tick
   });
+  // after the listeners: adding a 'message' listener refs the thread's port again, and a process
+  // that ended without closing its store then never exited
+  worker.unref();
   return () =>
     new Promise<void>((done) => {
       closing = true;
