@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import nodemailer from 'nodemailer';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { startFaultSmtp, type FaultSmtp } from '../helpers/fault-smtp.js';
 
 function transport(smtp: FaultSmtp, extra: Record<string, unknown> = {}) {
@@ -88,6 +90,25 @@ test('requires AUTH with the given credentials', async (t) => {
   assert.equal(smtp.stats.authFailures, 1);
   await transport(smtp, { auth: { user: 'relay', pass: 'relay-secret' } }).sendMail(mail(3));
   assert.equal(smtp.messages[0].user, 'relay');
+});
+
+test('discard mode keeps nothing of a message alive but its small record (the benchmark sends 20,000 of 10 KB)', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const smtp = await startFaultSmtp({ discard: true });
+  t.after(() => smtp.close());
+  const tx = transport(smtp, { pool: true, maxConnections: 5 });
+  t.after(() => tx.close());
+  const text = 'Lorem ipsum dolor sit amet. '.repeat(350); // ~10 KB, one chunk with the header
+  const count = 2000;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < count; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => tx.sendMail(mail(i + k, { text }))));
+  gc();
+  const perMessage = (process.memoryUsage().heapUsed - before) / count;
+  assert.equal(smtp.messages.length, count);
+  // its Message-ID and Subject, sliced from the first chunk, kept that whole chunk: ~12 KB each
+  assert.ok(perMessage < 5_000, `${(perMessage / 1024).toFixed(1)} KB kept per message`);
 });
 
 test('discard mode with a pool: bodies are not kept, connections and Message-IDs are counted', async (t) => {
