@@ -37,11 +37,9 @@ export interface SendWorkerOptions {
   /**
    * how long a claim holds its job: one that ran out belonged to a worker that died. While a job is
    * in flight its claim is renewed every third of this, so however slow its send, only a worker
-   * that stopped (or lost its database for this long) lets it run out. A Sent-copy claim lasts
-   * this long and is not renewed: a copy takes up to the copier's search delay plus its session
-   * timeout (5 s + 60 s by default), so keep this above that; below it another node may take a
-   * copy over while it runs (it searches Sent before it stores, so a double copy needs both to
-   * search before either stored).
+   * that stopped (or lost its database for this long) lets it run out. A Sent-copy claim is
+   * renewed the same way while its copy runs (a search delay and an IMAP session: 5 s + 60 s at
+   * most by default).
    */
   visibilityTimeoutMs: number;
   /** how often a job waiting for its account (red, disabled) looks again */
@@ -795,7 +793,19 @@ export class SendWorker {
     const token = `${this.workerId}:c${randomBytes(6).toString('hex')}`;
     const until = new Date(now.getTime() + this.options.visibilityTimeoutMs).toISOString();
     const jobs = await this.deps.repos.outbox.claimSentCopies(now.toISOString(), this.options.batchSize, token, until);
-    await Promise.allSettled(jobs.map((j) => this.copy(j, token).catch((err) => this.log.error({ err, outboxId: j.id }, 'could not record a Sent copy'))));
+    if (jobs.length === 0) return 0;
+    // renewed while the copies run, as sends are: another node takes a copy over only from a node that stopped
+    const visibility = this.options.visibilityTimeoutMs;
+    const renewal = setInterval(() => {
+      const later = new Date(this.now().getTime() + visibility).toISOString();
+      this.deps.repos.outbox.renewSentCopyClaims(token, later).catch((err) => this.log.warn({ err }, 'could not renew the claims of Sent copies in flight; trying again at the next tick'));
+    }, Math.max(1, Math.floor(visibility / 3)));
+    renewal.unref();
+    try {
+      await Promise.allSettled(jobs.map((j) => this.copy(j, token).catch((err) => this.log.error({ err, outboxId: j.id }, 'could not record a Sent copy'))));
+    } finally {
+      clearInterval(renewal);
+    }
     return jobs.length;
   }
 

@@ -203,6 +203,24 @@ for (const { dialect, make } of DIALECTS) {
       assert.equal((await repo.outbox.get('ten_a', row.id))!.sent_copy, 'stored');
     });
 
+    test('renewing Sent-copy claims extends the copies still pending under that token only', async () => {
+      await db.store.db.deleteFrom('outbox').execute();
+      const [held, other, done] = [1, 2, 3].map((n) => job({ id: `msg_copy${n}`, status: 'sent', sent_copy: 'pending', sent_copy_next_at: at(0) }));
+      for (const r of [held, other, done]) await repo.outbox.insert(r!);
+      const claimed = await repo.outbox.claimSentCopies(at(1), 2, 'W:c1', at(61));
+      assert.equal(claimed.length, 2);
+      await repo.outbox.claimSentCopies(at(1), 5, 'V:c1', at(61)); // the third, under another token
+      const mine = claimed.map((c) => c.id);
+      assert.equal(await repo.outbox.finishSentCopy(mine[1]!, 'W:c1', { sent_copy: 'stored', sent_copy_next_at: null, updated_at: at(2) }), true);
+      assert.equal(await repo.outbox.renewSentCopyClaims('W:c1', at(100)), 1, 'only the copy still pending under W:c1');
+      const nextAt = async (id: string) => (await repo.outbox.get('ten_a', id))!.sent_copy_next_at;
+      assert.equal(await nextAt(mine[0]!), at(100));
+      assert.equal(await nextAt(mine[1]!), null, 'a finished copy is left alone');
+      const third = [held, other, done].map((r) => r!.id).find((id) => !mine.includes(id))!;
+      assert.equal(await nextAt(third), at(61), "another token's claim is left alone");
+      assert.deepEqual(await repo.outbox.claimSentCopies(at(70), 5, 'X:c1', at(130)).then((rows) => rows.map((r) => r.id)), [third], 'the renewed copy stays held past its first expiry');
+    });
+
     test('replaceRaw changes the bytes and the envelope sender of a held job only', async () => {
       await db.store.db.deleteFrom('outbox').execute();
       const row = job({ sender_resolved: 0 });

@@ -364,6 +364,15 @@ export class OutboxRepository {
   }
 
   /** Records the outcome of one Sent-copy attempt for a job this claim holds. */
+  /**
+   * Extends the Sent-copy claims `token` still holds (copies still pending under it) to `lockUntil`;
+   * a copy finished (its claim released) is left alone. Returns how many were extended.
+   */
+  async renewSentCopyClaims(token: string, lockUntil: string): Promise<number> {
+    const result = await this.db.updateTable('outbox').set({ sent_copy_next_at: lockUntil }).where('sent_copy', '=', 'pending').where('locked_by', '=', token).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async finishSentCopy(id: string, token: string, patch: Pick<OutboxPatch, 'sent_copy' | 'sent_copy_attempts' | 'sent_copy_next_at' | 'updated_at'>): Promise<boolean> {
     const result = await this.db
       .updateTable('outbox')
