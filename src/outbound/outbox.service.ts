@@ -132,6 +132,7 @@ export class OutboxService {
       sent_copy_next_at: null,
       via: null,
       retry_of: null,
+      age_from: null,
       created_at: at,
       updated_at: at,
     };

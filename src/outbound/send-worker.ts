@@ -32,7 +32,7 @@ export interface SendWorkerOptions {
   backoffMs: readonly number[];
   /** each wait is spread by ± this fraction */
   jitter: number;
-  /** a message still not sent this long after it was due is failed */
+  /** a message still not sent this long after it was due, or after its last wait for its account or its limits ended (`age_from`), is failed */
   maxAgeMs: number;
   /**
    * how long a claim holds its job: one that ran out belonged to a worker that died. While a job is
@@ -450,7 +450,7 @@ export class SendWorker {
         if (!overflow) {
           if (r.reason === 'too_large') return this.fail(job, new MailportError('LIMIT_REACHED', { message: `This message has more recipients than the provider allows in a ${r.window}; split it.` }), null, false);
           const err = new MailportError('LIMIT_REACHED', { message: r.reason === 'penalty' ? 'The provider said the sending limit is reached; sending from this mailbox rests until then.' : `The ${r.window} sending limit of this mailbox is used up; the message goes out when the window allows.` });
-          return this.defer(job, err, r.retryAt, false);
+          return this.defer(job, err, r.retryAt, { attempted: false, waited: true });
         }
         const message = await this.overflowMessage(job, route.account);
         route = { ...overflow, overflow: { envelopeFrom: message.envelopeFrom } };
@@ -480,7 +480,7 @@ export class SendWorker {
       const until = new Date(at.getTime() + this.options.limitPenaltyMs);
       // the platform's own limit, met while it stood in for an account, is no reason to rest the account
       if (route.account && !(route.kind === 'platform' && route.overflow)) await this.deps.limiter.penalize(route.account.id, until, reply ?? err.message);
-      return this.defer(job, err, until, true, false, at);
+      return this.defer(job, err, until, { attempted: true, at, waited: true });
     }
     const code = result.responseCode;
     // only a refusal of this message (at MAIL FROM, RCPT TO or DATA) fails it; a 5xx to the session
@@ -671,7 +671,7 @@ export class SendWorker {
       raw: job.raw, sender_resolved: 1, envelope_from: job.envelope_from, recipients: JSON.stringify(recipients), recipient_count: recipients.length,
       message_id: job.message_id, subject: job.subject, attempts: 0, next_attempt_at: new Date(Math.min(now.getTime() + this.backoff(1), deadline)).toISOString(),
       send_at: job.send_at, locked_by: null, locked_until: null, last_error: this.errorJson(err, reply, at), response: reply, accepted: null, rejected: null,
-      sent_at: null, sent_copy: null, sent_copy_attempts: 0, sent_copy_next_at: null, via: null, retry_of: job.retry_of ?? job.id, created_at: job.created_at, updated_at: at,
+      sent_at: null, sent_copy: null, sent_copy_attempts: 0, sent_copy_next_at: null, via: null, retry_of: job.retry_of ?? job.id, age_from: job.age_from, created_at: job.created_at, updated_at: at,
     };
     return { job: followUp, err };
   }
@@ -700,7 +700,7 @@ export class SendWorker {
 
   /** When a message still not sent is failed: `maxAgeMs` after it was due (a follow-up: after its first job was). */
   private deadlineOf(job: OutboxSummary): number {
-    return Date.parse(job.send_at ?? job.created_at) + this.options.maxAgeMs;
+    return Date.parse(job.age_from ?? job.send_at ?? job.created_at) + this.options.maxAgeMs;
   }
 
   /** A temporary failure: again after the backoff, or failed once the message is too old (`r`: the attempt's result, whose refusals a failure records). */
@@ -710,13 +710,13 @@ export class SendWorker {
     const deadline = this.deadlineOf(job);
     if (now >= deadline) return this.fail(job, err, r, attempted);
     const next = Math.min(now + this.backoff(job.attempts + 1), deadline);
-    return this.defer(job, err, new Date(next), attempted, false, at);
+    return this.defer(job, err, new Date(next), { attempted, at });
   }
 
   /** Waiting on the account (red, switched off): not an attempt, no age limit, one event per cause. */
   private wait(job: Job, err: MailportError): Promise<void> {
     const at = this.now();
-    return this.defer(job, err, new Date(at.getTime() + this.options.accountWaitMs), false, true, at);
+    return this.defer(job, err, new Date(at.getTime() + this.options.accountWaitMs), { attempted: false, quietIfSame: true, at, waited: true });
   }
 
   /**
@@ -742,14 +742,16 @@ export class SendWorker {
    */
   private async waitForAccount(job: Job, account: AccountRow, err: MailportError): Promise<void> {
     await this.deps.accounts.recordFailure(job.tenant_id, account.id, { code: err.code, message: err.message, hint: err.hint ?? null });
-    return this.defer(job, err, new Date(this.now().getTime() + this.options.accountWaitMs), true, true);
+    return this.defer(job, err, new Date(this.now().getTime() + this.options.accountWaitMs), { attempted: true, quietIfSame: true, waited: true });
   }
 
-  private async defer(job: Job, err: MailportError, until: Date, attempted: boolean, quietIfSame = false, now = this.now()): Promise<void> {
-    const at = now.toISOString();
+  private async defer(job: Job, err: MailportError, until: Date, o: { attempted: boolean; quietIfSame?: boolean; at?: Date; waited?: boolean }): Promise<void> {
+    const at = (o.at ?? this.now()).toISOString();
     const reply = err.response ?? null;
     const previous = job.last_error ? (JSON.parse(job.last_error) as JobError).code : null;
-    const patch: OutboxPatch = { status: 'deferred', attempts: job.attempts + (attempted ? 1 : 0), next_attempt_at: until.toISOString(), last_error: this.errorJson(err, reply, at), response: reply, updated_at: at };
+    const patch: OutboxPatch = { status: 'deferred', attempts: job.attempts + (o.attempted ? 1 : 0), next_attempt_at: until.toISOString(), last_error: this.errorJson(err, reply, at), response: reply, updated_at: at };
+    // a wait for the account or its limits is no fault of the message: its age counts again from the wait's end
+    if (o.waited) patch.age_from = patch.next_attempt_at;
     // recipients refused for good while the others wait (see sendReady): shown, and not asked again
     if (job.rejected !== null) patch.rejected = job.rejected;
     if (!(await this.finish(job, patch))) return this.lost(job);
@@ -757,7 +759,7 @@ export class SendWorker {
     if (err.code === 'LIMIT_REACHED') this.deps.metrics?.limitDeferral();
     this.log.info({ outboxId: job.id, accountId: job.account_id, code: err.code, nextAttemptAt: patch.next_attempt_at }, 'message deferred');
     // the job's status here is always the claim's `sending`: its last error says why it waited before
-    if (quietIfSame && previous === err.code) return;
+    if (o.quietIfSame && previous === err.code) return;
     await this.emit(job, 'message.deferred', this.deferredData({ message_id: job.message_id, attempts: patch.attempts!, next_attempt_at: patch.next_attempt_at!, rejected: job.rejected }, err, reply));
   }
 

@@ -142,7 +142,7 @@ for (const { dialect, make } of DIALECTS) {
         id: 'msg_x1', tenant_id: 'ten_a', account_id: 'acc_o', status: 'sent', idempotency_key: null, request_hash: null, raw: Buffer.from('x'), sender_resolved: 1,
         envelope_from: 'a@example.test', recipients: '[]', recipient_count: 1, message_id: '<sent@example.test>', subject: 's', attempts: 1, next_attempt_at: T0,
         send_at: null, locked_by: null, locked_until: null, last_error: null, response: null, accepted: null, rejected: null, sent_at: T0, sent_copy: null,
-        sent_copy_attempts: 0, sent_copy_next_at: null, via: null, retry_of: null, created_at: T0, updated_at: T0,
+        sent_copy_attempts: 0, sent_copy_next_at: null, via: null, retry_of: null, age_from: null, created_at: T0, updated_at: T0,
       } as Parameters<Repositories['outbox']['insert']>[0]);
       assert.deepEqual([...(await repo.correspondence.outboxIdsFor('ten_a', 'acc_o', ['<sent@example.test>', '<other@example.test>']))], [['<sent@example.test>', 'msg_x1']]);
       assert.equal((await repo.correspondence.outboxIdsFor('ten_b', 'acc_o', ['<sent@example.test>'])).size, 0);

@@ -12,6 +12,7 @@ import { sync } from './migrations/0010_sync.js';
 import { outboxBodies } from './migrations/0011_outbox_bodies.js';
 import { messageBodies } from './migrations/0012_message_bodies.js';
 import { outboxRetryOf } from './migrations/0013_outbox_retry_of.js';
+import { outboxAgeFrom } from './migrations/0014_outbox_age_from.js';
 
 /**
  * One set of migrations for SQLite and PostgreSQL, written with Kysely's schema builder in the
@@ -32,6 +33,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0011_outbox_bodies': outboxBodies,
   '0012_message_bodies': messageBodies,
   '0013_outbox_retry_of': outboxRetryOf,
+  '0014_outbox_age_from': outboxAgeFrom,
 };
 
 class InlineProvider implements MigrationProvider {

@@ -14,7 +14,7 @@ function job(over: Partial<OutboxRow> = {}): OutboxRow {
     id, tenant_id: 'ten_a', account_id: 'acc_1', status: 'queued', idempotency_key: null, request_hash: 'h1', raw: Buffer.from('x'),
     sender_resolved: 1, envelope_from: 'a@example.test', recipients: '["b@example.test"]', recipient_count: 1, message_id: `<${id}@example.test>`,
     subject: 'Hi', attempts: 0, next_attempt_at: T0, send_at: null, locked_by: null, locked_until: null, last_error: null, response: null,
-    accepted: null, rejected: null, sent_at: null, sent_copy: null, sent_copy_attempts: 0, sent_copy_next_at: null, via: null, retry_of: null, created_at: T0, updated_at: T0,
+    accepted: null, rejected: null, sent_at: null, sent_copy: null, sent_copy_attempts: 0, sent_copy_next_at: null, via: null, retry_of: null, age_from: null, created_at: T0, updated_at: T0,
     ...over,
   };
 }

@@ -38,7 +38,7 @@ export interface OutboxListOptions {
 const COLUMNS = [
   'id', 'tenant_id', 'account_id', 'status', 'idempotency_key', 'request_hash', 'sender_resolved', 'envelope_from', 'recipients', 'recipient_count',
   'message_id', 'subject', 'attempts', 'next_attempt_at', 'send_at', 'locked_by', 'locked_until', 'last_error', 'response', 'accepted', 'rejected',
-  'sent_at', 'sent_copy', 'sent_copy_attempts', 'sent_copy_next_at', 'via', 'retry_of', 'created_at', 'updated_at',
+  'sent_at', 'sent_copy', 'sent_copy_attempts', 'sent_copy_next_at', 'via', 'retry_of', 'age_from', 'created_at', 'updated_at',
 ] as const satisfies ReadonlyArray<keyof OutboxSummary>;
 
 /** Most rows one insert batch writes in one transaction. */

@@ -174,6 +174,8 @@ export interface OutboxTable {
    * recipients for now (4xx at RCPT TO) while it took it for others; null for an ordinary job
    */
   retry_of: string | null;
+  /** the moment a message's age limit counts from when it is later than its due time: the end of its last wait for its account or limits */
+  age_from: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -308,6 +308,30 @@ describe('sending through the outbox against real mail servers', () => {
     assert.equal(sent.status, 'sent');
   });
 
+  test('a message that waited for its account longer than the age limit still gets its retries once the account is fixed', async () => {
+    // the server's only account; the account is stored with another password, so it turns red
+    const user = { username: 'waiting@acme.test', password: trackSecret('right-pass-7d2c91') };
+    let datas = 0;
+    const smtp = await startFaultSmtp({ auth: user, data: () => (++datas === 1 ? { code: 451, message: '4.3.0 Try again later' } : undefined) });
+    try {
+      const wrong = trackSecret('stale-pass-0b6e3f');
+      const id = await createAccount({ email: user.username, password: wrong, smtp: { host: '127.0.0.1', port: smtp.port, security: 'none' } }, '?verify=false');
+      const res = await send({ accountId: id, to: 'customer@example.test', subject: 'Waited', text: 'x' });
+      assert.equal(res.status, 202, res.text);
+      assert.equal((await until(res.body.id, ['deferred', 'failed', 'sent'])).lastError.code, 'AUTH_FAILED');
+      // the account stays red past the message's whole age limit (3 s here)
+      await new Promise((r) => setTimeout(r, 3_500));
+      const fixed = await t.request('PATCH', `/v1/accounts/${id}?verify=false`, { token: tenant.apiKey, body: { password: user.password } });
+      assert.equal(fixed.status, 200, fixed.text);
+      // the first send is refused for now (451): deferred and tried again, not failed for an age spent waiting
+      const done = await until(res.body.id, ['sent', 'failed'], 10_000);
+      assert.equal(done.status, 'sent', JSON.stringify(done.lastError));
+      assert.equal(datas, 2, 'sent on the second try');
+    } finally {
+      await smtp.close();
+    }
+  });
+
   test('without accountId the platform processor sends, From the company, or from the platform on a strict-DMARC domain', async () => {
     const rcpt = await addMailbox();
     const res = await send({ to: rcpt.email, subject: 'Via platform', text: 'x' });
