@@ -141,6 +141,9 @@ function mergeRefusals(earlier: Refusal[], now: Refusal[]): Refusal[] {
  * `handedOver`: this attempt gave it to an SMTP connection (from then on a server may have it).
  */
 type Job = OutboxJob & { token: string; tenants: Map<string, Promise<TenantRow | undefined>>; senderResolved?: boolean; composed?: boolean; handedOver?: boolean };
+/** Waits before an outcome write that failed is tried again (about 50 s in all, well inside a claim's renewals); then the job is left to its claim. */
+const OUTCOME_RETRY_MS = [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 10_000, 10_000, 10_000];
+
 /** A job with its message bytes. */
 type Ready = Job & { raw: Buffer };
 /** A job to store with its bytes: a follow-up (see {@link SendWorker.followUpOf}). */
@@ -322,10 +325,22 @@ export class SendWorker {
    * transaction): the Sent copy, the correspondence record and a later sighting in the mailbox are
    * those bytes. A platform send keeps its draft, from which the same message composes again.
    */
-  private finish(job: Job, patch: OutboxPatch, followUp?: FollowUp): Promise<boolean> {
+  private async finish(job: Job, patch: OutboxPatch, followUp?: FollowUp): Promise<boolean> {
     const p = job.senderResolved ? { ...patch, sender_resolved: 1 } : patch;
     const raw = job.composed && job.raw && patch.status === 'sent' && patch.via === 'own' ? job.raw : undefined;
-    return this.outcomes.push({ id: job.id, token: job.token, patch: p, raw, followUp });
+    // a write that failed (the database away for a moment) is tried again while the job stays in
+    // flight with its claim renewed: given up, the claim would run out and a message the server
+    // already took would be sent again
+    for (let i = 0; ; i++) {
+      try {
+        return await this.outcomes.push({ id: job.id, token: job.token, patch: p, raw, followUp });
+      } catch (err) {
+        const wait = OUTCOME_RETRY_MS[i];
+        if (wait === undefined || !this.running) throw err;
+        this.log.warn({ err, outboxId: job.id, status: patch.status, retryInMs: wait }, 'could not write the outcome of an outbox job; trying again');
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 
   /**

@@ -589,6 +589,24 @@ describe('a send that takes longer than the visibility timeout', () => {
   const auth = { username: 'slow@acme.test', password: trackSecret('slow-pass-4f7a9b') };
   let t: TestApp;
   let smtp: FaultSmtp;
+  const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+  /** A new tenant with an account on the slow server and one message through it: the job once sent, or as it is after 3 × DELAY_MS. */
+  async function sendThroughSlowServer(name: string, beforeSend = () => {}): Promise<any> {
+    const tenant = await t.createTenant(name);
+    const account = await t.request('POST', '/v1/accounts?verify=false', {
+      token: tenant.apiKey,
+      body: { name: 'Slow relay', type: 'smtp_imap', email: auth.username, password: auth.password, smtp: { host: '127.0.0.1', port: smtp.port, security: 'none' } },
+    });
+    assert.equal(account.status, 201, account.text);
+    beforeSend();
+    const r = await t.request('POST', '/v1/messages', { token: tenant.apiKey, body: { accountId: account.body.id, to: 'customer@example.test', subject: name, text: `${name}\n` } });
+    assert.equal(r.status, 202, r.text);
+    for (const end = Date.now() + 3 * DELAY_MS; ; await sleep(50)) {
+      const job = (await t.request('GET', `/v1/outbox/${r.body.id}`, { token: tenant.apiKey })).body;
+      if (job.status === 'sent' || Date.now() > end) return job;
+    }
+  }
 
   before(async () => {
     smtp = await startFaultSmtp({ auth, dataDelayMs: DELAY_MS });
@@ -612,22 +630,8 @@ describe('a send that takes longer than the visibility timeout', () => {
       if (++renewals === 1) throw new Error('the database is away for a moment (test)');
       return renewClaims(...args);
     };
-    const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
     try {
-      const tenant = await t.createTenant('Slow');
-      const account = await t.request('POST', '/v1/accounts?verify=false', {
-        token: tenant.apiKey,
-        body: { name: 'Slow relay', type: 'smtp_imap', email: auth.username, password: auth.password, smtp: { host: '127.0.0.1', port: smtp.port, security: 'none' } },
-      });
-      assert.equal(account.status, 201, account.text);
-      assert.equal(renewals, 0, 'no renewal while nothing is in flight');
-      const r = await t.request('POST', '/v1/messages', { token: tenant.apiKey, body: { accountId: account.body.id, to: 'customer@example.test', subject: 'Slow', text: 'Slow\n' } });
-      assert.equal(r.status, 202, r.text);
-      let job: any;
-      for (const end = Date.now() + 3 * DELAY_MS; ; await sleep(50)) {
-        job = (await t.request('GET', `/v1/outbox/${r.body.id}`, { token: tenant.apiKey })).body;
-        if (job.status === 'sent' || Date.now() > end) break;
-      }
+      const job = await sendThroughSlowServer('Slow', () => assert.equal(renewals, 0, 'no renewal while nothing is in flight'));
       assert.equal(job.status, 'sent', `the job ends sent (it is ${job.status}, attempts ${job.attempts})`);
       assert.equal(job.attempts, 1);
       // a second claim would have sent again at once: its end of DATA would be counted by now
@@ -643,6 +647,32 @@ describe('a send that takes longer than the visibility timeout', () => {
       assert.equal(renewals, done, 'no renewal once nothing is in flight');
     } finally {
       outbox.renewClaims = renewClaims;
+    }
+  });
+
+  test('an outcome the database refused for a moment is written again while the claim is renewed: the message the server took is not sent again', async () => {
+    const outbox = t.app.repos.outbox;
+    const finishMany = outbox.finishMany.bind(outbox);
+    let refused = 0;
+    // the first two writes of a 'sent' outcome fail, as a database that is briefly away would
+    outbox.finishMany = async (outcomes) => {
+      if (outcomes.some((o) => o.patch.status === 'sent') && refused < 2) {
+        refused++;
+        throw new Error('the database is away for a moment (test)');
+      }
+      return finishMany(outcomes);
+    };
+    try {
+      const before = smtp.stats.messagesReceived;
+      const job = await sendThroughSlowServer('Blip');
+      assert.equal(job.status, 'sent', `the job ends sent (it is ${job.status})`);
+      assert.equal(refused, 2);
+      // a claim left to run out (VISIBILITY_MS) would have been taken and the message sent again
+      await sleep(3 * VISIBILITY_MS);
+      assert.equal(smtp.stats.messagesReceived - before, 1, 'the server got the message once');
+      assert.equal(t.logs().split('\n').filter((l) => l.includes('could not write the outcome of an outbox job')).length, 2, 'each refused write is logged');
+    } finally {
+      outbox.finishMany = finishMany;
     }
   });
 });
