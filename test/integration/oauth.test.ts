@@ -187,6 +187,24 @@ describe('OAuth sign-in, refresh and revocation against the local issuer', () =>
     assert.equal((await get(id)).statusColor, 'grey');
   });
 
+  test('an account saved before its sign-in stays grey while the sync scans (not red: nothing failed), and turns green once signed in', async () => {
+    const user = await addMailbox();
+    trackSecret(user.password);
+    const id = await gmailAccount(user);
+    t.app.sync.start();
+    try {
+      // five scans of the sync supervisor (scanMs 200); the first session used to turn it red (OAUTH_REQUIRED)
+      await new Promise((r) => setTimeout(r, 1_000));
+      const waiting = await get(id);
+      assert.equal(waiting.statusColor, 'grey', JSON.stringify(waiting.lastError));
+      assert.equal(waiting.lastError, null);
+      assert.equal((await signIn(id)).searchParams.get('status'), 'active');
+      assert.equal((await get(id)).statusColor, 'green');
+    } finally {
+      await t.app.sync.stop();
+    }
+  });
+
   test('signing in with another address is refused with a clear error and stores nothing', async () => {
     const user = await addMailbox();
     const other = await addMailbox();
