@@ -373,8 +373,13 @@ export class SendWorker {
   private hold(token: string): void {
     this.held.set(token, (this.held.get(token) ?? 0) + 1);
     if (this.renewTimer) return;
-    this.renewTimer = setInterval(() => this.renew(), Math.max(1, Math.floor(this.options.visibilityTimeoutMs / 3)));
+    this.renewTimer = setInterval(() => this.renew(), this.renewEveryMs());
     this.renewTimer.unref();
+  }
+
+  /** How often the claims of work in flight (sends, Sent copies) are renewed: every third of the visibility timeout. */
+  private renewEveryMs(): number {
+    return Math.max(1, Math.floor(this.options.visibilityTimeoutMs / 3));
   }
 
   /** A job of this token is no longer in flight; the last one stops the renewals. */
@@ -816,7 +821,7 @@ export class SendWorker {
     const renewal = setInterval(() => {
       const later = new Date(this.now().getTime() + visibility).toISOString();
       this.deps.repos.outbox.renewSentCopyClaims(token, later).catch((err) => this.log.warn({ err }, 'could not renew the claims of Sent copies in flight; trying again at the next tick'));
-    }, Math.max(1, Math.floor(visibility / 3)));
+    }, this.renewEveryMs());
     renewal.unref();
     try {
       await Promise.allSettled(jobs.map((j) => this.copy(j, token).catch((err) => this.log.error({ err, outboxId: j.id }, 'could not record a Sent copy'))));

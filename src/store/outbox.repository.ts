@@ -363,7 +363,6 @@ export class OutboxRepository {
     return this.withBodies(rows);
   }
 
-  /** Records the outcome of one Sent-copy attempt for a job this claim holds. */
   /**
    * Extends the Sent-copy claims `token` still holds (copies still pending under it) to `lockUntil`;
    * a copy finished (its claim released) is left alone. Returns how many were extended.
@@ -373,6 +372,7 @@ export class OutboxRepository {
     return Number(result.numUpdatedRows);
   }
 
+  /** Records the outcome of one Sent-copy attempt for a job this claim holds. */
   async finishSentCopy(id: string, token: string, patch: Pick<OutboxPatch, 'sent_copy' | 'sent_copy_attempts' | 'sent_copy_next_at' | 'updated_at'>): Promise<boolean> {
     const result = await this.db
       .updateTable('outbox')
