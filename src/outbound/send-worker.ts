@@ -513,8 +513,9 @@ export class SendWorker {
     } else if (sessionRefused) {
       this.relayRefused({ outboxId: job.id, accountId: job.account_id, code: err.code, response: reply });
     }
-    // and tried again with backoff until the message's age limit
-    return this.retryLater(job, err, true, result);
+    // and tried again with backoff until the message's age limit (an attempt, unless the message
+    // never reached a server: it waited for connections that failed for other messages)
+    return this.retryLater(job, err, result.unsent !== true, result);
   }
 
   private async route(job: OutboxSummary): Promise<Route | { wait: MailportError } | { fail: MailportError }> {

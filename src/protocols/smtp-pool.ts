@@ -59,10 +59,14 @@ export interface PoolSendInput {
  */
 export type SendStage = 'connection' | 'message';
 
-/** `stage`: of a failure, null when no SMTP command was under way (address guard, pool closing, nodemailer's own checks). */
+/**
+ * `stage`: of a failure, null when no SMTP command was under way (address guard, pool closing,
+ * nodemailer's own checks). `unsent`: nothing of this message reached a server (it waited for a
+ * connection that never came), so the failure is no attempt of the message.
+ */
 export type PoolSendResult =
   | { ok: true; response: string; accepted: string[]; rejected: Array<{ address: string; response: string }> }
-  | { ok: false; error: MailportError; responseCode: number | null; stage: SendStage | null; rejected: Array<{ address: string; response: string }> };
+  | { ok: false; error: MailportError; responseCode: number | null; stage: SendStage | null; rejected: Array<{ address: string; response: string }>; unsent?: true };
 
 interface Entry {
   transport: Transporter<SMTPTransport.SentMessageInfo>;
@@ -106,12 +110,12 @@ function isDrained(err: unknown): boolean {
   return e?.message === 'Connection pool was closed' && e.responseCode === undefined && (e.command === undefined || e.command === 'API');
 }
 
-/** A failure before the message reached any server: no reply, no stage. */
+/** A failure before the message reached any server: no reply, no stage, no attempt. */
 function unsent(code: 'PROTOCOL_ERROR' | 'UNAVAILABLE', message: string): PoolSendResult {
-  return { ok: false, error: new MailportError(code, { message, protocol: 'smtp' }), responseCode: null, stage: null, rejected: [] };
+  return { ok: false, error: new MailportError(code, { message, protocol: 'smtp' }), responseCode: null, stage: null, rejected: [], unsent: true };
 }
 
-/** Drained again on the new transport (its connections failed at once too): a connection failure, tried again later. */
+/** Drained again on the new transport (its connections failed too, for other messages): tried again later, no attempt counted. */
 const drainedTwice = () => unsent('PROTOCOL_ERROR', 'The connections to this server kept failing before the message could go out; it is sent again later.');
 
 /** A send the pool did not start because it is closing: nothing reached a server. */
@@ -157,9 +161,11 @@ export class SmtpPool {
     if (this.closing) return released();
     await this.acquire();
     let entry: Entry | undefined;
+    let pending: Promise<Entry> | undefined;
     try {
       if (this.closing) return released();
-      entry = await this.entry(input);
+      pending = this.entry(input);
+      entry = await pending;
       entry.busy++;
       const info = await entry.transport.sendMail({ envelope: input.envelope, raw: input.raw });
       const extra = info as unknown as { rejectedErrors?: unknown };
@@ -176,7 +182,8 @@ export class SmtpPool {
       // a refused login, or a broken connection, must not be reused by the next message
       if (error.code !== 'SEND_REJECTED' && error.code !== 'LIMIT_REACHED') {
         if (entry && error.action !== 'retry_later') entry.droppedFor = { ...result, rejected: [] };
-        this.drop(input.key);
+        // this message's transport, not a newer one: an earlier failure may have replaced it already
+        this.drop(input.key, pending);
       }
       return result;
     } finally {
@@ -245,9 +252,10 @@ export class SmtpPool {
     return { transport, lastUsed: Date.now(), busy: 0 };
   }
 
-  private drop(key: string): void {
+  /** Closes the transport of `key`; with `only`, just when that one is still the key's transport. */
+  private drop(key: string, only?: Promise<Entry>): void {
     const p = this.entries.get(key);
-    if (!p) return;
+    if (!p || (only && p !== only)) return;
     this.entries.delete(key);
     p.then((e) => e.transport.close(), () => {});
   }
@@ -256,7 +264,7 @@ export class SmtpPool {
     const cutoff = Date.now() - this.idleMs;
     for (const [key, p] of this.entries) {
       p.then((e) => {
-        if (e.busy === 0 && e.lastUsed < cutoff && this.entries.get(key) === p) this.drop(key);
+        if (e.busy === 0 && e.lastUsed < cutoff) this.drop(key, p);
       }, () => {});
     }
   }
