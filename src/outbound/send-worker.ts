@@ -556,13 +556,13 @@ export class SendWorker {
   private async send(job: OutboxSummary, route: Route, raw: Buffer, to: string[]): Promise<PoolSendResult> {
     const envelope = { from: (route.kind === 'platform' && route.overflow?.envelopeFrom) || job.envelope_from, to };
     if (route.kind === 'platform') {
-      return this.deps.pool.send({ key: 'platform', endpoint: route.relay.endpoint, cred: route.relay.cred, envelope, raw, trusted: true });
+      return this.deps.pool.send({ key: 'platform', endpoint: route.relay.endpoint, cred: route.relay.cred, envelope, raw, messageId: job.message_id, trusted: true });
     }
     const a = route.account;
     const smtp = endpointOf(a, 'smtp')!;
     const preset = a.preset ? this.deps.catalog.get(a.preset) : undefined;
     const fingerprint = credentialFingerprint([route.cred.user, a.password_enc ?? route.cred.accessToken, smtp.host, smtp.port, smtp.security], a.id);
-    return this.deps.pool.send({ key: `${a.id}:${fingerprint}`, endpoint: smtp, cred: route.cred, envelope, raw, provider: providerFacts(preset) });
+    return this.deps.pool.send({ key: `${a.id}:${fingerprint}`, endpoint: smtp, cred: route.cred, envelope, raw, messageId: job.message_id, provider: providerFacts(preset) });
   }
 
   /** Room in the account's limits for the `recipients` this attempt asks (see {@link SendLimiter.admit}). */
