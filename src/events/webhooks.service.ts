@@ -1,9 +1,11 @@
+import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { MailportError, invalid, isMailportError, notFound } from '../core/errors.js';
 import { newId, newToken } from '../core/ids.js';
 import type { AddressGuard } from '../net/guard.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import type { Repositories, WebhookRow } from '../store/index.js';
+import type { Repositories, WebhookEventRow, WebhookRow } from '../store/index.js';
+import type { Database } from '../store/schema.js';
 import { ALL_EVENTS, EVENT_TYPES, isEventType, type EventType } from './event-types.js';
 import { toDeliveryView, toWebhookView, type DeliveryView, type WebhookView } from './webhook.view.js';
 
@@ -139,14 +141,41 @@ export class WebhooksService {
    */
   async record(tenantId: string, type: EventType, data: Record<string, unknown>): Promise<string | null> {
     if (!(await this.deps.repos.webhooks.wanted(tenantId, type))) return null;
+    const event = this.eventRow(tenantId, type, data);
+    const deliveries = await this.deps.repos.webhooks.insertEvent(event, () => newId('dlv'));
+    if (deliveries.length === 0) return null;
+    this.deps.logger.debug({ eventId: event.id, type, tenantId, deliveries: deliveries.length }, 'webhook event recorded');
+    return event.id;
+  }
+
+  /**
+   * Records an event within `tx`, the transaction of the change it reports (an outbox outcome):
+   * the two are stored together or not at all, so a crash between them cannot lose the event. An
+   * event that cannot be stored is logged and leaves the change to commit. True when it has
+   * deliveries to make: call {@link recorded} once `tx` has committed.
+   */
+  async recordIn(tx: Transaction<Database>, tenantId: string, type: EventType, data: Record<string, unknown>): Promise<boolean> {
+    try {
+      let event: WebhookEventRow | undefined;
+      const deliveries = await this.deps.repos.webhooks.insertEventIn(tx, tenantId, type, () => (event = this.eventRow(tenantId, type, data)), () => newId('dlv'));
+      if (deliveries.length > 0) this.deps.logger.debug({ eventId: event?.id, type, tenantId, deliveries: deliveries.length }, 'webhook event recorded');
+      return deliveries.length > 0;
+    } catch (err) {
+      this.deps.logger.error({ err, tenantId, type }, 'could not record a webhook event');
+      return false;
+    }
+  }
+
+  /** Wakes the dispatcher for events recorded by {@link recordIn} in a transaction that has committed. */
+  recorded(): void {
+    for (const l of this.listeners) l();
+  }
+
+  private eventRow(tenantId: string, type: EventType, data: Record<string, unknown>): WebhookEventRow {
     const created = this.now();
     const id = newId('evt', created.getTime());
     const createdAt = created.toISOString();
-    const payload = JSON.stringify({ id, type, createdAt, tenantId, data });
-    const deliveries = await this.deps.repos.webhooks.insertEvent({ id, tenant_id: tenantId, type, payload, created_at: createdAt }, () => newId('dlv'));
-    if (deliveries.length === 0) return null;
-    this.deps.logger.debug({ eventId: id, type, tenantId, deliveries: deliveries.length }, 'webhook event recorded');
-    return id;
+    return { id, tenant_id: tenantId, type, payload: JSON.stringify({ id, type, createdAt, tenantId, data }), created_at: createdAt };
   }
 
   /** Called after each event that has deliveries to make (the dispatcher wakes up for it). */

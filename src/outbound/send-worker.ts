@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { MailportError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
@@ -23,6 +24,7 @@ import { Batcher } from './batcher.js';
 import { sentRecordOf } from './sent-record.js';
 import type { ParsedMessage } from '../inbound/parse.js';
 import type { OutboxOutcome } from '../store/outbox.repository.js';
+import type { Database } from '../store/schema.js';
 
 export interface SendWorkerOptions {
   pollMs: number;
@@ -77,7 +79,11 @@ export interface SendWorkerDeps {
   limiter: Pick<SendLimiter, 'admit' | 'release' | 'shrink' | 'penalize'>;
   pool: Pick<SmtpPool, 'send'>;
   copier: Pick<SentCopier, 'store'>;
-  events: { emit(tenantId: string, type: 'message.sent' | 'message.deferred' | 'message.failed', data: Record<string, unknown>): Promise<void> };
+  /** webhook events, stored in the transaction of the outcome they report (see WebhooksService.recordIn) */
+  events: {
+    recordIn(tx: Transaction<Database>, tenantId: string, type: MessageEventType, data: Record<string, unknown>): Promise<boolean>;
+    recorded(): void;
+  };
   platform: PlatformRelay | null;
   resolveTxt: ResolveTxt;
   logger: Logger;
@@ -148,6 +154,10 @@ const OUTCOME_RETRY_MS = [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 10_000, 10
 type Ready = Job & { raw: Buffer };
 /** A job to store with its bytes: a follow-up (see {@link SendWorker.followUpOf}). */
 type FollowUp = OutboxSummary & { raw: Buffer };
+
+type MessageEventType = 'message.sent' | 'message.deferred' | 'message.failed';
+/** A webhook event of an outcome: `data` besides the job's id, accountId and retryOf. */
+type OutcomeEvent = { job: OutboxSummary; type: MessageEventType; data: Record<string, unknown> };
 
 /** Where one job goes out. */
 type Route =
@@ -325,15 +335,25 @@ export class SendWorker {
    * transaction): the Sent copy, the correspondence record and a later sighting in the mailbox are
    * those bytes. A platform send keeps its draft, from which the same message composes again.
    */
-  private async finish(job: Job, patch: OutboxPatch, followUp?: FollowUp): Promise<boolean> {
+  /** `events`: the webhook events of this outcome, stored with it (a crash cannot keep one and lose the other) */
+  private async finish(job: Job, patch: OutboxPatch, followUp?: FollowUp, events: OutcomeEvent[] = []): Promise<boolean> {
     const p = job.senderResolved ? { ...patch, sender_resolved: 1 } : patch;
     const raw = job.composed && job.raw && patch.status === 'sent' && patch.via === 'own' ? job.raw : undefined;
+    let wanted = false;
+    const within = events.length === 0 ? undefined : async (tx: Transaction<Database>) => {
+      for (const e of events) {
+        const data = { id: e.job.id, accountId: e.job.account_id, retryOf: e.job.retry_of ?? null, ...e.data };
+        if (await this.deps.events.recordIn(tx, e.job.tenant_id, e.type, data)) wanted = true;
+      }
+    };
     // a write that failed (the database away for a moment) is tried again while the job stays in
     // flight with its claim renewed: given up, the claim would run out and a message the server
     // already took would be sent again
     for (let i = 0; ; i++) {
       try {
-        return await this.outcomes.push({ id: job.id, token: job.token, patch: p, raw, followUp });
+        const done = await this.outcomes.push({ id: job.id, token: job.token, patch: p, raw, followUp, within });
+        if (done && wanted) this.deps.events.recorded();
+        return done;
       } catch (err) {
         const wait = OUTCOME_RETRY_MS[i];
         if (wait === undefined || !this.running) throw err;
@@ -655,7 +675,9 @@ export class SendWorker {
     // set only when there is a copy to make: a job is sent once, so these are still null, and leaving
     // them out of the update spares the write of their index (outbox_sent_copy) on every platform send
     if (copy !== null) Object.assign(patch, { sent_copy: copy, sent_copy_next_at: copy === 'pending' ? at : null });
-    if (!(await this.finish(job, patch, followUp))) return this.lost(job);
+    const events: OutcomeEvent[] = [{ job, type: 'message.sent', data: { messageId: job.message_id, via: route.kind, accepted: r.accepted, rejected, response: r.response, sentAt: at } }];
+    if (retry) events.push({ job: retry.job, type: 'message.deferred', data: this.deferredData(retry.job, retry.err, retry.job.response) });
+    if (!(await this.finish(job, patch, followUp, events))) return this.lost(job);
     if (followUp && reservation) {
       // the follow-up reserves for the recipients it takes over: counted there, not twice
       await this.deps.limiter.shrink(reservation, Math.max(1, recipientsToAsk(job).length - followUp.recipient_count))
@@ -663,8 +685,6 @@ export class SendWorker {
     }
     this.deps.metrics?.sendOutcome('sent');
     this.log.info({ outboxId: job.id, accountId: job.account_id, accepted: r.accepted.length, rejected: r.rejected.length, followUp: followUp?.id }, 'message sent');
-    await this.emit(job, 'message.sent', { messageId: job.message_id, via: route.kind, accepted: r.accepted, rejected, response: r.response, sentAt: at });
-    if (retry) await this.emit(retry.job, 'message.deferred', this.deferredData(retry.job, retry.err, retry.job.response));
     if (this.deps.recordSent && first) {
       await this.deps.recordSent(job, this.recordOf(job)).catch((err) => this.log.warn({ err, outboxId: job.id }, 'sent message not recorded as correspondence'));
     }
@@ -713,10 +733,10 @@ export class SendWorker {
     const reply = err.response ?? null;
     const rejected = mergeRefusals(refusedForGood(job), r && !r.ok ? r.rejected : []);
     const patch: OutboxPatch = { status: 'failed', attempts: job.attempts + (attempted ? 1 : 0), last_error: this.errorJson(err, reply, at), response: reply, rejected: JSON.stringify(rejected), updated_at: at };
-    if (!(await this.finish(job, patch))) return this.lost(job);
+    const event: OutcomeEvent = { job, type: 'message.failed', data: { messageId: job.message_id, error: { code: err.code, message: err.message, hint: err.hint ?? null, response: reply }, rejected } };
+    if (!(await this.finish(job, patch, undefined, [event]))) return this.lost(job);
     this.deps.metrics?.sendOutcome('failed');
     this.log.warn({ outboxId: job.id, accountId: job.account_id, code: err.code }, 'message failed');
-    await this.emit(job, 'message.failed', { messageId: job.message_id, error: { code: err.code, message: err.message, hint: err.hint ?? null, response: reply }, rejected });
   }
 
   /** When a message still not sent is failed: `maxAgeMs` after it was due (a follow-up: after its first job was). */
@@ -775,13 +795,13 @@ export class SendWorker {
     if (o.waited) patch.age_from = patch.next_attempt_at;
     // recipients refused for good while the others wait (see sendReady): shown, and not asked again
     if (job.rejected !== null) patch.rejected = job.rejected;
-    if (!(await this.finish(job, patch))) return this.lost(job);
+    // the job's status here is always the claim's `sending`: its last error says why it waited before
+    const quiet = o.quietIfSame && previous === err.code;
+    const events: OutcomeEvent[] = quiet ? [] : [{ job, type: 'message.deferred', data: this.deferredData({ message_id: job.message_id, attempts: patch.attempts!, next_attempt_at: patch.next_attempt_at!, rejected: job.rejected }, err, reply) }];
+    if (!(await this.finish(job, patch, undefined, events))) return this.lost(job);
     this.deps.metrics?.sendOutcome('deferred');
     if (err.code === 'LIMIT_REACHED') this.deps.metrics?.limitDeferral();
     this.log.info({ outboxId: job.id, accountId: job.account_id, code: err.code, nextAttemptAt: patch.next_attempt_at }, 'message deferred');
-    // the job's status here is always the claim's `sending`: its last error says why it waited before
-    if (o.quietIfSame && previous === err.code) return;
-    await this.emit(job, 'message.deferred', this.deferredData({ message_id: job.message_id, attempts: patch.attempts!, next_attempt_at: patch.next_attempt_at!, rejected: job.rejected }, err, reply));
   }
 
   /** The data of a `message.deferred` event (besides what {@link emit} adds); `rejected`: the recipients refused for good so far. */
@@ -791,15 +811,6 @@ export class SendWorker {
 
   private lost(job: OutboxSummary): void {
     this.log.warn({ outboxId: job.id }, 'outbox job was taken over by another worker while in flight');
-  }
-
-  /** `retryOf`: the first job of a follow-up's message, null for an ordinary one. */
-  private async emit(job: OutboxSummary, type: 'message.sent' | 'message.deferred' | 'message.failed', data: Record<string, unknown>): Promise<void> {
-    try {
-      await this.deps.events.emit(job.tenant_id, type, { id: job.id, accountId: job.account_id, retryOf: job.retry_of ?? null, ...data });
-    } catch (err) {
-      this.log.error({ err, outboxId: job.id, type }, 'could not record a message event');
-    }
   }
 
   /** The wait after attempt `n` (1-based), with jitter. */

@@ -24,6 +24,8 @@ export interface OutboxOutcome {
   patch: OutboxPatch;
   raw?: Buffer;
   followUp?: NewOutboxRow;
+  /** more to store with the outcome, in its transaction, only while the claim held (its webhook events) */
+  within?: (tx: Transaction<Database>) => Promise<void>;
 }
 
 export interface OutboxListOptions {
@@ -271,7 +273,7 @@ export class OutboxRepository {
       const [o] = outcomes as [OutboxOutcome];
       try {
         // a lone outcome that writes one row needs no transaction of its own
-        const value = o.raw || o.followUp ? await this.db.transaction().execute((tx) => this.finishOne(tx, o)) : await this.finish(o.id, o.token, o.patch);
+        const value = o.raw || o.followUp || o.within ? await this.db.transaction().execute((tx) => this.finishOne(tx, o)) : await this.finish(o.id, o.token, o.patch);
         return [{ status: 'fulfilled', value }];
       } catch (err) {
         return [{ status: 'rejected', reason: err }];
@@ -295,6 +297,7 @@ export class OutboxRepository {
     if (o.raw) await tx.updateTable('outbox_bodies').set({ raw: o.raw, draft: null }).where('id', '=', o.id).execute();
     // a follow-up has no idempotency key: a refused insert means its id is taken, and the outcome must not be written without it
     if (o.followUp && !(await this.insertOne(tx, o.followUp))) throw new Error(`the follow-up ${o.followUp.id} of outbox job ${o.id} was not stored: its id is taken`);
+    if (o.within) await o.within(tx);
     return true;
   }
 

@@ -63,6 +63,23 @@ for (const { dialect, make } of DIALECTS) {
       assert.equal(stored, undefined);
     });
 
+    test('within a transaction of its caller, an event that cannot be stored is undone alone and the transaction goes on', async () => {
+      let built = 0;
+      const build = (id: string) => () => (built++, event(id, 'ten_a', 'account.error'));
+      await db.store.db.transaction().execute(async (tx) => {
+        await tx.insertInto('webhooks').values(hook('whk_tx', 'ten_b', ['account.active'])).execute();
+        await assert.rejects(repo.webhooks.insertEventIn(tx, 'ten_a', 'account.error', build('evt_tx_dup'), () => 'dlv_same_tx'));
+        // the transaction is still usable (PostgreSQL aborts one on a failed statement unless a savepoint is rolled back)
+        assert.equal((await repo.webhooks.insertEventIn(tx, 'ten_a', 'account.error', build('evt_tx_ok'), nextId('dlv_tx'))).length, 2);
+        assert.deepEqual(await repo.webhooks.insertEventIn(tx, 'ten_b', 'message.sent', build('evt_tx_none'), nextId('dlv_tx')), [], 'nobody wants it');
+      });
+      assert.equal(built, 2, 'a row is built only for an event somebody wants');
+      const events = (await db.store.db.selectFrom('webhook_events').select('id').where('id', 'like', 'evt_tx%').execute()).map((e) => e.id);
+      assert.deepEqual(events, ['evt_tx_ok']);
+      assert.ok(await repo.webhooks.get('ten_b', 'whk_tx'), 'the rest of the transaction committed');
+      await repo.webhooks.delete('ten_b', 'whk_tx');
+    });
+
     test('claiming takes due pending rows once, and counts the attempt', async () => {
       await db.store.db.deleteFrom('webhook_deliveries').execute();
       const now = at(60);

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DialectName } from './database.js';
 import { CompiledShapes } from './compiled.js';
 import type { Database, WebhookAttemptsTable, WebhookDeliveriesTable, WebhookEventsTable, WebhooksTable } from './schema.js';
@@ -81,27 +81,50 @@ export class WebhooksRepository {
    * event nobody subscribes to is not stored. Returns the ids of the deliveries created.
    */
   async insertEvent(event: WebhookEventRow, newDeliveryId: () => string): Promise<string[]> {
-    return this.db.transaction().execute(async (tx) => {
-      const matching = await this.subscribers(tx, event);
-      if (matching.length === 0) return [];
-      await tx.insertInto('webhook_events').values(event).execute();
-      const rows: WebhookDeliveryRow[] = matching.map((h) => ({
-        id: newDeliveryId(),
-        webhook_id: h.id,
-        event_id: event.id,
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: event.created_at,
-        last_status_code: null,
-        last_error: null,
-        response: null,
-        created_at: event.created_at,
-        updated_at: event.created_at,
-        delivered_at: null,
-      }));
-      await tx.insertInto('webhook_deliveries').values(rows).execute();
-      return rows.map((r) => r.id);
-    });
+    return this.db.transaction().execute(async (tx) => this.insertFor(tx, await this.subscribers(tx, event), event, newDeliveryId));
+  }
+
+  /**
+   * As {@link insertEvent}, within the caller's transaction `tx`: the event is stored with the
+   * change it reports (an outbox outcome), or not at all. `build` makes the row only when a
+   * subscription wants the event (most sent messages have none). A failed insert is undone alone
+   * (a savepoint) and thrown, and `tx` goes on: the change does not fail for its event.
+   */
+  async insertEventIn(tx: Transaction<Database>, tenantId: string, type: string, build: () => WebhookEventRow, newDeliveryId: () => string): Promise<string[]> {
+    const matching = await this.subscribers(tx, { tenant_id: tenantId, type });
+    if (matching.length === 0) return [];
+    await sql`savepoint webhook_event`.execute(tx);
+    try {
+      const ids = await this.insertFor(tx, matching, build(), newDeliveryId);
+      await sql`release savepoint webhook_event`.execute(tx);
+      return ids;
+    } catch (err) {
+      await sql`rollback to savepoint webhook_event`.execute(tx);
+      await sql`release savepoint webhook_event`.execute(tx);
+      throw err;
+    }
+  }
+
+  /** The event and one pending delivery per subscription in `matching`; the ids of the deliveries. */
+  private async insertFor(tx: Kysely<Database>, matching: Array<{ id: string }>, event: WebhookEventRow, newDeliveryId: () => string): Promise<string[]> {
+    if (matching.length === 0) return [];
+    await tx.insertInto('webhook_events').values(event).execute();
+    const rows: WebhookDeliveryRow[] = matching.map((h) => ({
+      id: newDeliveryId(),
+      webhook_id: h.id,
+      event_id: event.id,
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: event.created_at,
+      last_status_code: null,
+      last_error: null,
+      response: null,
+      created_at: event.created_at,
+      updated_at: event.created_at,
+      delivered_at: null,
+    }));
+    await tx.insertInto('webhook_deliveries').values(rows).execute();
+    return rows.map((r) => r.id);
   }
 
   /**

@@ -610,14 +610,14 @@ describe('a send that takes longer than the visibility timeout', () => {
   const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
   /** A new tenant with an account on the slow server and one message through it: the job once sent, or as it is after 3 × DELAY_MS. */
-  async function sendThroughSlowServer(name: string, beforeSend = () => {}): Promise<any> {
+  async function sendThroughSlowServer(name: string, beforeSend: (tenant: { id: string; apiKey: string }) => unknown = () => {}): Promise<any> {
     const tenant = await t.createTenant(name);
     const account = await t.request('POST', '/v1/accounts?verify=false', {
       token: tenant.apiKey,
       body: { name: 'Slow relay', type: 'smtp_imap', email: auth.username, password: auth.password, smtp: { host: '127.0.0.1', port: smtp.port, security: 'none' } },
     });
     assert.equal(account.status, 201, account.text);
-    beforeSend();
+    await beforeSend(tenant);
     const r = await t.request('POST', '/v1/messages', { token: tenant.apiKey, body: { accountId: account.body.id, to: 'customer@example.test', subject: name, text: `${name}\n` } });
     assert.equal(r.status, 202, r.text);
     for (const end = Date.now() + 3 * DELAY_MS; ; await sleep(50)) {
@@ -691,6 +691,55 @@ describe('a send that takes longer than the visibility timeout', () => {
       assert.equal(t.logs().split('\n').filter((l) => l.includes('could not write the outcome of an outbox job')).length, 2, 'each refused write is logged');
     } finally {
       outbox.finishMany = finishMany;
+    }
+  });
+
+  /** `n` webhooks of the tenant for message.sent (never delivered here: nothing listens at port 9). */
+  async function subscribe(tenant: { apiKey: string }, n = 1): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const r = await t.request('POST', '/v1/webhooks', { token: tenant.apiKey, body: { url: `http://127.0.0.1:9/hook${i}`, events: ['message.sent'] } });
+      assert.equal(r.status, 201, r.text);
+    }
+  }
+  const sentEvents = async (jobId: string) =>
+    (await t.app.store.db.selectFrom('webhook_events').select('payload').where('type', '=', 'message.sent').execute()).filter((e) => JSON.parse(e.payload).data.id === jobId).length;
+
+  test('the webhook event is stored in the outcome\'s transaction: a write that failed after it keeps neither, the one written again keeps both', async () => {
+    // the first time the event is recorded, its transaction then fails (after the event's rows were written)
+    const events = t.app.webhooks;
+    const recordIn = events.recordIn.bind(events);
+    let calls = 0;
+    events.recordIn = async (...args) => {
+      const wanted = await recordIn(...args);
+      if (++calls === 1) throw new Error('the database is away for a moment (test)');
+      return wanted;
+    };
+    try {
+      const job = await sendThroughSlowServer('Event once', (tenant) => subscribe(tenant));
+      assert.equal(job.status, 'sent', `the job ends sent (it is ${job.status})`);
+      assert.equal(calls, 2, 'recorded in the failed write and in the one after');
+      assert.equal(await sentEvents(job.id), 1, 'one message.sent event: the failed write took its event with it');
+    } finally {
+      events.recordIn = recordIn;
+    }
+  });
+
+  test('an event that cannot be stored does not keep the outcome from being written', async () => {
+    // two subscriptions, and every delivery of the event gets the same id: its insert fails
+    const webhooks = t.app.repos.webhooks;
+    const insertEventIn = webhooks.insertEventIn.bind(webhooks);
+    webhooks.insertEventIn = (tx, tenantId, type, build) => insertEventIn(tx, tenantId, type, build, () => 'dlv_taken');
+    try {
+      const before = smtp.stats.messagesReceived;
+      const job = await sendThroughSlowServer('Event refused', (tenant) => subscribe(tenant, 2));
+      assert.equal(job.status, 'sent', `the job ends sent (it is ${job.status})`);
+      assert.equal(job.attempts, 1);
+      assert.equal(await sentEvents(job.id), 0, 'the event was undone alone');
+      assert.equal(t.logs().split('\n').filter((l) => l.includes('could not record a webhook event')).length, 1, 'and logged');
+      await sleep(2 * VISIBILITY_MS);
+      assert.equal(smtp.stats.messagesReceived - before, 1, 'the server got the message once');
+    } finally {
+      webhooks.insertEventIn = insertEventIn;
     }
   });
 });
