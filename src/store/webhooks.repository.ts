@@ -49,8 +49,20 @@ export interface DeliveryListOptions {
  *   const ids = await repo.insertEvent(eventRow, now); // the event and its deliveries, in one transaction
  *   const batch = await repo.claimDue(now, 10);
  */
+type Hook = { id: string; events: string };
+
+/** The subscriptions among `hooks` that want events of `type` (or "*"). */
+function wanting(hooks: Hook[], type: string): Hook[] {
+  return hooks.filter((h) => {
+    const types = JSON.parse(h.events) as string[];
+    return types.includes('*') || types.includes(type);
+  });
+}
+
 export class WebhooksRepository {
   private readonly shapes = new CompiledShapes();
+  /** the subscriptions read in a caller's transaction, by tenant (see {@link insertEventIn}) */
+  private readonly hooksInTx = new WeakMap<Transaction<Database>, Map<string, Promise<Hook[]>>>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -91,7 +103,12 @@ export class WebhooksRepository {
    * (a savepoint) and thrown, and `tx` goes on: the change does not fail for its event.
    */
   async insertEventIn(tx: Transaction<Database>, tenantId: string, type: string, build: () => WebhookEventRow, newDeliveryId: () => string): Promise<string[]> {
-    const matching = await this.subscribers(tx, { tenant_id: tenantId, type });
+    // the outcomes of one claim are written in one transaction: their tenant's subscriptions are read once for all
+    let byTenant = this.hooksInTx.get(tx);
+    if (!byTenant) this.hooksInTx.set(tx, (byTenant = new Map()));
+    let hooks = byTenant.get(tenantId);
+    if (!hooks) byTenant.set(tenantId, (hooks = this.hooksOf(tx, tenantId)));
+    const matching = wanting(await hooks, type);
     if (matching.length === 0) return [];
     await sql`savepoint webhook_event`.execute(tx);
     try {
@@ -137,15 +154,17 @@ export class WebhooksRepository {
   }
 
   /** The subscriptions of the event's tenant that want its type (or "*"), in id order. */
-  private async subscribers(db: Kysely<Database>, event: Pick<WebhookEventRow, 'tenant_id' | 'type'>): Promise<Array<{ id: string; events: string }>> {
-    // read for every event (and every sent message: wanted()), so compiled once
-    const { rows: hooks } = await this.shapes.run(db, 'subscribers', [event.tenant_id], () =>
-      db.selectFrom('webhooks').select(['id', 'events']).where('tenant_id', '=', event.tenant_id).orderBy('id').compile(),
+  private async subscribers(db: Kysely<Database>, event: Pick<WebhookEventRow, 'tenant_id' | 'type'>): Promise<Hook[]> {
+    return wanting(await this.hooksOf(db, event.tenant_id), event.type);
+  }
+
+  /** Every subscription of the tenant, in id order. */
+  private async hooksOf(db: Kysely<Database>, tenantId: string): Promise<Hook[]> {
+    // read for every event (and every sent message), so compiled once
+    const { rows } = await this.shapes.run(db, 'subscribers', [tenantId], () =>
+      db.selectFrom('webhooks').select(['id', 'events']).where('tenant_id', '=', tenantId).orderBy('id').compile(),
     );
-    return hooks.filter((h) => {
-      const types = JSON.parse(h.events) as string[];
-      return types.includes('*') || types.includes(event.type);
-    });
+    return rows;
   }
 
   /**
