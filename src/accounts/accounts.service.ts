@@ -1,3 +1,4 @@
+import type { Transaction } from 'kysely';
 import { ERRORS, MailportError, invalid, notFound, type ErrorCode } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { AccountType, CheckResult, Credentials, Endpoint, LastError } from '../core/types.js';
@@ -6,6 +7,7 @@ import { fillTemplate } from '../catalog/catalog.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { credentialFingerprint } from '../secrets/secret-box.js';
 import type { AccountPatch, AccountRow, Repositories } from '../store/index.js';
+import type { Database } from '../store/schema.js';
 import { endpointOf, toView, type AccountLimits, type AccountView, type EndpointKind, type Warning } from './account.view.js';
 
 /** Runs protocol checks (protocols/verify.ts in production). */
@@ -122,9 +124,13 @@ interface Draft {
   campaignId: string | null;
 }
 
-/** Where account events go (the webhooks module); emitting must not fail the caller's work. */
+/**
+ * Where account events go (the webhooks module): stored in the transaction of the change they
+ * report, and never failing it (see WebhooksService.recordIn); `recorded` after its commit.
+ */
 export interface EventSink {
-  emit(tenantId: string, type: 'account.active' | 'account.error', data: Record<string, unknown>): Promise<void>;
+  recordIn(tx: Transaction<Database>, tenantId: string, type: 'account.active' | 'account.error', data: Record<string, unknown>): Promise<boolean>;
+  recorded(): void;
 }
 
 export interface AccountsServiceDeps {
@@ -197,8 +203,7 @@ export class AccountsService {
       created_at: at,
       updated_at: at,
     };
-    await this.deps.repos.accounts.insert(row);
-    if (row.status === 'active') await this.emit(row, 'account.active');
+    await this.saveWithEvent((within) => this.deps.repos.accounts.insert(row, within), (saved) => (saved.status === 'active' ? 'account.active' : null));
     return this.view(row);
   }
 
@@ -216,9 +221,8 @@ export class AccountsService {
     } else {
       patch.warnings = JSON.stringify(this.warnings(draft, current.warnings));
     }
-    const saved = await this.deps.repos.accounts.update(tenantId, id, patch);
+    const saved = await this.saveWithEvent((within) => this.deps.repos.accounts.update(tenantId, id, patch, within), (row) => (row.status === 'active' && current.status !== 'active' ? 'account.active' : null));
     if (!saved) throw notFound('Account');
-    if (saved.status === 'active' && current.status !== 'active') await this.emit(saved, 'account.active');
     return this.view(saved);
   }
 
@@ -325,15 +329,10 @@ export class AccountsService {
     const row = await this.row(tenantId, id);
     const at = this.now().toISOString();
     const lastError: LastError = { code: error.code, message: error.message, hint: error.hint, at };
-    const saved = await this.deps.repos.accounts.update(tenantId, id, {
-      status: 'error',
-      last_error: JSON.stringify(lastError),
-      auth_failed_fingerprint: AUTH_CODES.has(error.code) ? this.fingerprint(row) : null,
-      updated_at: at,
-    });
     // one event per change of state, not one per failed attempt
     const sameError = row.status === 'error' && row.last_error !== null && (JSON.parse(row.last_error) as LastError).code === error.code;
-    if (saved && !sameError) await this.emit(saved, 'account.error');
+    const patch: AccountPatch = { status: 'error', last_error: JSON.stringify(lastError), auth_failed_fingerprint: AUTH_CODES.has(error.code) ? this.fingerprint(row) : null, updated_at: at };
+    await this.saveWithEvent((within) => this.deps.repos.accounts.update(tenantId, id, patch, within), () => (sameError ? null : 'account.error'));
   }
 
   async recordSuccess(tenantId: string, id: string, warnings?: Warning[]): Promise<void> {
@@ -341,14 +340,28 @@ export class AccountsService {
     const patch: AccountPatch = { status: 'active', last_error: null, auth_failed_fingerprint: null, verified_at: at, updated_at: at };
     if (warnings) patch.warnings = JSON.stringify(warnings);
     const before = await this.row(tenantId, id);
-    const saved = await this.deps.repos.accounts.update(tenantId, id, patch);
-    if (saved && before.status !== 'active') await this.emit(saved, 'account.active');
+    await this.saveWithEvent((within) => this.deps.repos.accounts.update(tenantId, id, patch, within), () => (before.status !== 'active' ? 'account.active' : null));
   }
 
-  private async emit(row: AccountRow, type: 'account.active' | 'account.error'): Promise<void> {
-    if (!this.deps.events) return;
-    const view = this.view(row);
-    await this.deps.events.emit(row.tenant_id, type, { accountId: view.id, name: view.name, email: view.email, status: view.status, lastError: view.lastError });
+  /**
+   * Saves a change of the account (`save`, which runs `within` in the change's transaction) with
+   * the event that reports it, if `typeOf` the saved row names one: stored together or not at all.
+   */
+  private async saveWithEvent(
+    save: (within?: (tx: Transaction<Database>, saved: AccountRow) => Promise<void>) => Promise<AccountRow | undefined>,
+    typeOf: (saved: AccountRow) => 'account.active' | 'account.error' | null,
+  ): Promise<AccountRow | undefined> {
+    const events = this.deps.events;
+    if (!events) return save();
+    let wanted = false;
+    const saved = await save(async (tx, row) => {
+      const type = typeOf(row);
+      if (type === null) return;
+      const view = this.view(row);
+      wanted = await events.recordIn(tx, row.tenant_id, type, { accountId: view.id, name: view.name, email: view.email, status: view.status, lastError: view.lastError });
+    });
+    if (wanted) events.recorded();
+    return saved;
   }
 
   /**

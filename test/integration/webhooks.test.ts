@@ -170,6 +170,52 @@ describe('webhooks end to end', () => {
     assert.equal(d.history[0].statusCode, 200);
   });
 
+  test('an account event is stored with the change it reports: a change that failed keeps neither, an event that failed leaves the change', async () => {
+    const own = await t.createTenant('Atomic');
+    const rx = await receiver();
+    await subscribe(rx.url, ['account.error'], own.apiKey);
+    const acc = await t.request('POST', '/v1/accounts?verify=false', {
+      token: own.apiKey,
+      body: { name: 'Sales', type: 'smtp_imap', email: 'sales@atomic.test', password: trackSecret('atomic-password-1'), smtp: { host: '127.0.0.1', port: 9, security: 'starttls' } },
+    });
+    assert.equal(acc.status, 201, acc.text);
+    const events = async () => (await t.app.store.db.selectFrom('webhook_events').select('payload').where('tenant_id', '=', own.id).execute()).map((e) => JSON.parse(e.payload).data.lastError?.code);
+    const color = async () => (await t.request('GET', `/v1/accounts/${acc.body.id}`, { token: own.apiKey })).body.statusColor;
+
+    // the change's transaction fails after its event was written: neither is kept
+    const webhooks = t.app.webhooks;
+    const recordIn = webhooks.recordIn.bind(webhooks);
+    webhooks.recordIn = async (...args) => {
+      await recordIn(...args);
+      throw new Error('the database is away for a moment (test)');
+    };
+    try {
+      await assert.rejects(t.app.accounts.recordFailure(own.id, acc.body.id, { code: 'AUTH_FAILED', message: 'The mail server did not accept the password.', hint: null }));
+    } finally {
+      webhooks.recordIn = recordIn;
+    }
+    assert.notEqual(await color(), 'red');
+    assert.deepEqual(await events(), []);
+    await t.app.accounts.recordFailure(own.id, acc.body.id, { code: 'AUTH_FAILED', message: 'The mail server did not accept the password.', hint: null });
+    assert.equal(await color(), 'red');
+    assert.deepEqual(await events(), ['AUTH_FAILED']);
+
+    // an event whose deliveries cannot be stored (two subscriptions, one delivery id) is undone alone
+    await subscribe(rx.url, ['account.error'], own.apiKey);
+    const repo = t.app.repos.webhooks;
+    const insertEventIn = repo.insertEventIn.bind(repo);
+    repo.insertEventIn = (tx, tenantId, type, build) => insertEventIn(tx, tenantId, type, build, () => 'dlv_taken');
+    try {
+      await t.app.accounts.recordFailure(own.id, acc.body.id, { code: 'CONNECTION_REFUSED', message: 'The server refused the connection.', hint: null });
+    } finally {
+      repo.insertEventIn = insertEventIn;
+    }
+    const saved = (await t.request('GET', `/v1/accounts/${acc.body.id}`, { token: own.apiKey })).body;
+    assert.equal(saved.lastError.code, 'CONNECTION_REFUSED', 'the change is saved');
+    assert.deepEqual(await events(), ['AUTH_FAILED'], 'without its event');
+    assert.equal(t.logs().split('\n').filter((l) => l.includes('could not record a webhook event')).length, 1, 'which is logged');
+  });
+
   test('https: the socket goes to the checked address, while SNI, Host and the certificate check keep the name', async () => {
     const rx = await receiver(undefined, { tls, hostname: 'receiver.test' });
     const hook = await subscribe(rx.url, ['account.active']);
