@@ -168,8 +168,9 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   const oauth = new OAuthService({ repos, box, catalog, accounts, verifier, redirectUri: `${config.publicUrl}/oauth/callback`, logger, options: options.oauth });
   // parsing of fetched batches on worker threads, beside the thread that drives the sessions and the store
   const parser = new MessageParser({ onThreadFailure: (err) => logger.warn({ err }, 'parser threads unavailable: parsing on the main thread') });
-  const correspondence = new CorrespondenceService({ repos, events: webhooks, parser });
   const campaigns = new CampaignsService({ repos, events: webhooks });
+  // a new incoming message is queued for its campaign in the transaction that records it
+  const correspondence = new CorrespondenceService({ repos, events: webhooks, parser, onInbound: async (tx, e) => (await campaigns.deliverInboundIn(tx, e)).announced });
   const outbound = createOutbound({
     repos, accounts, catalog, guard, events: webhooks, limiter, logger, oauth,
     recordSent: (job, parsed) => correspondence.recordSent(job, parsed),
@@ -184,7 +185,6 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     checkContext: (row) => checkContext(row.preset ? catalog.get(row.preset) : undefined),
     reportFailure: (row, err) => accounts.recordFailure(row.tenant_id, row.id, { code: err.code, message: err.message, hint: err.hint ?? null }),
     reportRecovered: (row) => accounts.recordSuccess(row.tenant_id, row.id),
-    onInbound: (e) => campaigns.deliverInbound(e),
     mayRetryAutomatically: (row) => accounts.mayRetryAutomatically(row),
     providerHints: (row) => {
       const preset = row.preset ? catalog.get(row.preset) : undefined;

@@ -1,7 +1,9 @@
 import { MailportError, invalid, notFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { EventType } from '../events/event-types.js';
-import type { CampaignItemRow, CampaignItemStatus, CampaignRow, Repositories } from '../store/index.js';
+import type { Transaction } from 'kysely';
+import { AccountsRepository, CampaignsRepository, type CampaignItemRow, type CampaignItemStatus, type CampaignRow, type Repositories } from '../store/index.js';
+import type { Database } from '../store/schema.js';
 import { addressOf, toCampaignItemView, toCampaignView, type CampaignItemView, type CampaignView } from './campaign.view.js';
 
 export interface CampaignCreateInput {
@@ -24,8 +26,11 @@ export interface DeliverInboundInput {
 
 export interface CampaignsServiceDeps {
   repos: Pick<Repositories, 'campaigns' | 'accounts'>;
-  /** webhooks: `campaign.item.queued` for each item queued */
-  events?: { emit(tenantId: string, type: EventType, data: Record<string, unknown>): Promise<void> };
+  /** webhooks: `campaign.item.queued` for each item queued, stored with it (see WebhooksService.recordIn) */
+  events?: {
+    recordIn(tx: Transaction<Database>, tenantId: string, type: EventType, data: Record<string, unknown>): Promise<boolean>;
+    recorded(): void;
+  };
   now?: () => Date;
 }
 
@@ -48,7 +53,7 @@ const isStatus = (s: string): s is CampaignItemStatus => (STATUSES as readonly s
  *
  * @example
  *   const campaign = await campaigns.create(tenantId, { name: 'Spring offers', accountId });
- *   const queued = await campaigns.deliverInbound({ tenantId, accountId, messagePk }); // the sync engine's hook
+ *   const queued = await campaigns.deliverInbound({ tenantId, accountId, messagePk }); // the ingest does it in its transaction (deliverInboundIn)
  *   const item = await campaigns.claim(tenantId, campaign.id, queued!.itemId);
  *   await campaigns.done(tenantId, campaign.id, item.id);
  */
@@ -129,9 +134,10 @@ export class CampaignsService {
   }
 
   /**
-   * THE HOOK of the sync engine (IMAP and POP3): call it once for each NEW incoming message
-   * recorded after an account's initial sync, never for the backlog found by that first sync
-   * (a campaign receives what arrives from now on, not the mailbox's history).
+   * Queues a NEW incoming message recorded after an account's initial sync, never the backlog
+   * found by that first sync (a campaign receives what arrives from now on, not the mailbox's
+   * history). The sync engine's ingest does it through {@link deliverInboundIn}, in the
+   * transaction that records the message; this is the same on its own.
    *
    * When the account has "Receive emails" on and is attached to a campaign of its tenant, and
    * the message is an incoming one recorded for that account, the message is queued in that
@@ -145,14 +151,27 @@ export class CampaignsService {
    * @example
    *   const r = await app.campaigns.deliverInbound({ tenantId, accountId, messagePk: ingested.id });
    */
-  async deliverInbound(input: { tenantId: string; accountId: string; messagePk: string }): Promise<{ itemId: string; campaignId: string } | null> {
-    const { repos } = this.deps;
-    const account = await repos.accounts.get(input.tenantId, input.accountId);
-    if (!account || account.receive_emails !== 1 || !account.campaign_id) return null;
-    const campaign = await repos.campaigns.get(input.tenantId, account.campaign_id);
-    if (!campaign) return null;
-    const message = await repos.campaigns.message(input.tenantId, input.messagePk);
-    if (!message || message.account_id !== account.id || message.direction !== 'in') return null;
+  async deliverInbound(input: DeliverInboundInput): Promise<{ itemId: string; campaignId: string } | null> {
+    const { queued, announced } = await this.deps.repos.campaigns.transaction((tx) => this.deliverInboundIn(tx, input));
+    if (announced) this.deps.events?.recorded();
+    return queued;
+  }
+
+  /**
+   * {@link deliverInbound} within `tx`, the transaction that records the message (the ingest of a
+   * sync session): the message, its queue item and the item's event are stored together, so a
+   * crash cannot keep the message and lose its place in the queue. `announced`: the event has
+   * deliveries to make (wake the dispatcher after the commit).
+   */
+  async deliverInboundIn(tx: Transaction<Database>, input: DeliverInboundInput): Promise<{ queued: { itemId: string; campaignId: string } | null; announced: boolean }> {
+    const none = { queued: null, announced: false };
+    const campaigns = new CampaignsRepository(tx);
+    const account = await new AccountsRepository(tx).get(input.tenantId, input.accountId);
+    if (!account || account.receive_emails !== 1 || !account.campaign_id) return none;
+    const campaign = await campaigns.get(input.tenantId, account.campaign_id);
+    if (!campaign) return none;
+    const message = await campaigns.message(input.tenantId, input.messagePk);
+    if (!message || message.account_id !== account.id || message.direction !== 'in') return none;
     const at = this.now();
     const row: CampaignItemRow = {
       id: newId('cqi', at.getTime()),
@@ -170,14 +189,14 @@ export class CampaignsService {
       created_at: at.toISOString(),
       updated_at: at.toISOString(),
     };
-    const { row: stored, created } = await repos.campaigns.enqueue(row);
-    if (created) {
-      await this.deps.events?.emit(input.tenantId, 'campaign.item.queued', {
+    const { row: stored, created } = await campaigns.enqueue(row);
+    const announced = created && this.deps.events
+      ? await this.deps.events.recordIn(tx, input.tenantId, 'campaign.item.queued', {
         campaignId: stored.campaign_id, itemId: stored.id, messageId: stored.message_pk, accountId: stored.account_id,
         from: addressOf(stored.from_json), subject: stored.subject, receivedAt: stored.received_at,
-      });
-    }
-    return { itemId: stored.id, campaignId: stored.campaign_id };
+      })
+      : false;
+    return { queued: { itemId: stored.id, campaignId: stored.campaign_id }, announced };
   }
 
   // ---------------------------------------------------------------- internals

@@ -45,7 +45,13 @@ for (const { dialect, make } of DIALECTS) {
           auth_failed_fingerprint: null, verified_at: null, created_at: T0, updated_at: T0,
         } as never)
         .execute();
-      service = new CorrespondenceService({ repos, events: { emit: async (_t, type, data) => void events.push({ type, data }) }, now: () => new Date(T0) });
+      // events are recorded in the transaction that stores their message (checked here; the rollback of both: campaigns.test.ts)
+      const recordIn = async (tx: { isTransaction: boolean }, _t: string, type: string, data: Record<string, unknown>) => {
+        assert.ok(tx.isTransaction, 'recorded within a transaction');
+        events.push({ type, data });
+        return false;
+      };
+      service = new CorrespondenceService({ repos, events: { recordIn, recorded: () => {} }, now: () => new Date(T0) });
     });
     after(async () => {
       await store?.close();
@@ -89,7 +95,7 @@ for (const { dialect, make } of DIALECTS) {
       assert.deepEqual(thread.items.map((i) => i.id).sort(), [reply.id, other.id, parent.id].sort());
     });
 
-    test('a batch in one go: a reply before its parent threads with it, a repeated Message-ID is one record, events after the commit, none for backlog', async () => {
+    test('a batch in one go: a reply before its parent threads with it, a repeated Message-ID is one record, events in the batch\'s transaction, none for backlog', async () => {
       const item = (raw: Buffer, uid: number, backlog = false) => ({ input: { tenantId: 'ten_a', accountId: 'acc_1', folder: 'INBOX', raw, uid, uidValidity: 77, backlog } });
       const before = events.length;
       const results = await service.ingestMany([

@@ -1,7 +1,9 @@
+import type { Transaction } from 'kysely';
 import { invalid, notFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { EventType } from '../events/event-types.js';
 import { RecordConflict, sourceKey, type AccountRow, type CorrespondenceRepository, type MailMessageRow, type MailMessageSummary, type MailSource, type OutboxRow, type Repositories } from '../store/index.js';
+import type { Database } from '../store/schema.js';
 import type { ParseLimits, ParsedAddress, ParsedMessage } from './parse.js';
 import { MessageParser } from './parser.js';
 import { BatchIndex } from './batch-index.js';
@@ -62,13 +64,25 @@ export interface CorrespondenceQuery {
 
 export interface CorrespondenceServiceDeps {
   repos: Pick<Repositories, 'correspondence' | 'accounts'>;
-  /** webhooks: `message.received` for each new incoming message */
-  events?: { emit(tenantId: string, type: EventType, data: Record<string, unknown>): Promise<void> };
+  /** webhooks: `message.received` for each new incoming message, stored with it (see WebhooksService.recordIn) */
+  events?: {
+    recordIn(tx: Transaction<Database>, tenantId: string, type: EventType, data: Record<string, unknown>): Promise<boolean>;
+    recorded(): void;
+  };
+  /**
+   * Called for each new incoming message (not the backlog of a first sync) within the transaction
+   * that records it: the campaigns module queues it there (CampaignsService.deliverInboundIn), so a
+   * crash cannot keep the message and lose its queue item. True when it recorded webhook events.
+   */
+  onInbound?: (tx: Transaction<Database>, e: { tenantId: string; accountId: string; messagePk: string }) => Promise<boolean>;
   /** parses batches (on worker threads in the app); default: on the calling thread with `parseLimits` */
   parser?: Pick<MessageParser, 'parseMany'>;
   parseLimits?: Partial<ParseLimits>;
   now?: () => Date;
 }
+
+/** The data of a `message.received` event. */
+type InboundData = Record<string, unknown> & { id: string };
 
 /** Messages of a batch recorded between two turns of the event loop. */
 const YIELD_EVERY = 20;
@@ -157,7 +171,8 @@ export class CorrespondenceService {
    * together, then each threaded and stored in order, so a reply later in the batch finds its
    * parent. When another writer records one of them at the same moment (a unique key taken), the
    * batch is rolled back and recorded again one message at a time, each in its own transaction.
-   * `message.received` goes out after the commit.
+   * A new incoming message is announced (`message.received`) and handed to {@link CorrespondenceServiceDeps.onInbound}
+   * in the transaction that records it.
    *
    * @example
    *   const results = await service.ingestMany(fetched.map((m) => ({ input: { tenantId, accountId, folder: 'INBOX', raw: m.source, uid: m.uid, uidValidity } })), account);
@@ -204,14 +219,19 @@ export class CorrespondenceService {
       return { input: inputs[i]!, source: sources[i], parsed: p, bcc: items[i]!.bcc ?? [], outboxId: items[i]!.outboxId ?? (p.messageId ? outboxIds.get(p.messageId) : undefined) };
     });
 
-    let received: Array<Record<string, unknown>> = [];
+    let received: InboundData[] = [];
+    let announced = false;
+    const announce = async (tx: Transaction<Database>, data: InboundData) => {
+      if (this.deps.events && (await this.deps.events.recordIn(tx, tenantId, 'message.received', data))) announced = true;
+      if (this.deps.onInbound && (await this.deps.onInbound(tx, { tenantId, accountId: account.id, messagePk: data.id }))) announced = true;
+    };
     const recordAll = async (r: CorrespondenceRepository, batch?: BatchIndex) => {
       received = [];
       for (const [k, m] of pending.entries()) {
         // SQLite answers synchronously: without a turn of the event loop now and then, a batch kept
         // the sessions' sockets (the next FETCH on its way) and the parser's results waiting
         if (k > 0 && k % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
-        results[todo[k]!] = await this.record(r, account, m, received, batch);
+        results[todo[k]!] = await this.record(r, account, m, received, announce, batch);
       }
     };
     if (pending.length === 1) await recordAll(repo);
@@ -221,18 +241,26 @@ export class CorrespondenceService {
           const batch = await BatchIndex.load(tx, account.id, pending);
           await recordAll(tx, batch);
           await batch.flush(tx);
+          // the batch's new incoming messages, now stored: announced and queued in the same transaction
+          await tx.within(async (k) => {
+            for (const data of received) await announce(k, data);
+          });
         });
       } catch (err) {
         if (!(err instanceof RecordConflict)) throw err;
         await recordAll(repo);
       }
     }
-    for (const data of received) await this.deps.events?.emit(tenantId, 'message.received', data);
+    if (announced) this.deps.events?.recorded();
     return results as IngestResult[];
   }
 
-  /** Threads and stores one parsed message (or finds it recorded already); `received` collects the webhook payloads. */
-  private async record(repo: CorrespondenceRepository, account: AccountRow, m: Pending, received: Array<Record<string, unknown>>, batch?: BatchIndex): Promise<IngestResult> {
+  /**
+   * Threads and stores one parsed message (or finds it recorded already). A new incoming one is
+   * announced (`announce`) in its own transaction, or, in a batch, collected in `received` to be
+   * announced in the batch's transaction once the batch is stored.
+   */
+  private async record(repo: CorrespondenceRepository, account: AccountRow, m: Pending, received: InboundData[], announce: (tx: Transaction<Database>, data: InboundData) => Promise<void>, batch?: BatchIndex): Promise<IngestResult> {
     const { input, source, parsed } = m;
     const now = this.now().toISOString();
     const own = normalizeAddress(account.email);
@@ -314,15 +342,20 @@ export class CorrespondenceService {
       created_at: now,
       updated_at: now,
     };
+    // what `message.received` says of a new incoming message (not the backlog of a first sync)
+    const inbound: InboundData | undefined = direction === 'in' && !input.backlog
+      ? { id: row.id, accountId: account.id, messageId: row.message_id, threadId: row.thread_id, folder: row.folder, from: parsed.from, subject: row.subject, date: row.date }
+      : undefined;
     let stored: MailMessageSummary;
     let created = true;
     if (batch) {
       // stored with the rest of the batch at its end; the threads it folds are folded now
       await repo.foldThreads(row.thread_id, mergeThreads);
       stored = batch.add({ row, contacts, refs, source, mergeThreads });
-    } else ({ row: stored, created } = await repo.insert({ row, contacts, refs, source, mergeThreads }));
-    if (created && direction === 'in' && !input.backlog) {
-      received.push({ id: stored.id, accountId: account.id, messageId: stored.message_id, threadId: stored.thread_id, folder: stored.folder, from: parsed.from, subject: stored.subject, date: stored.date });
+      if (inbound) received.push(inbound);
+    } else {
+      // (the message found recorded by another writer meanwhile is not new: nothing to announce)
+      ({ row: stored, created } = await repo.insert({ row, contacts, refs, source, mergeThreads, within: inbound && ((tx) => announce(tx, inbound)) }));
     }
     return resultOf(stored, created);
   }

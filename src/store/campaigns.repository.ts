@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { CampaignQueueItemsTable, CampaignsTable, Database, MailMessagesTable } from './schema.js';
 
 export type CampaignRow = Selectable<CampaignsTable>;
@@ -28,6 +28,11 @@ export type CampaignCounts = Record<CampaignItemStatus, number>;
  */
 export class CampaignsRepository {
   constructor(private readonly db: Kysely<Database>) {}
+
+  /** Runs `fn` in a transaction of its own, or in the one this repository was made for. */
+  transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.db.isTransaction ? fn(this.db as Transaction<Database>) : this.db.transaction().execute(fn);
+  }
 
   /**
    * Stores a campaign and attaches its account to it (`accounts.campaign_id`) in one

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { CompiledShapes } from './compiled.js';
 import type { Database, MailMessageBodiesTable, MailMessagesTable } from './schema.js';
 
@@ -44,6 +44,8 @@ export interface NewMailMessage {
   source?: MailSource;
   /** other threads to fold into row.thread_id (a parent that arrived after its replies) */
   mergeThreads?: string[];
+  /** more to store with a message recorded now (its webhook event, its campaign queue item), in its transaction */
+  within?: (tx: Transaction<Database>) => Promise<void>;
 }
 
 export interface MailListOptions {
@@ -285,7 +287,7 @@ export class CorrespondenceRepository {
   async insert(m: NewMailMessage): Promise<{ row: MailMessageSummary; created: boolean }> {
     const now = m.row.created_at;
     // inside a batch transaction: a conflict ends the batch (see transaction())
-    if (this.db.isTransaction) await this.insertRows(this.db, m);
+    if (this.db.isTransaction) await this.insertRows(this.db as Transaction<Database>, m);
     else {
       try {
         await this.db.transaction().execute((tx) => this.insertRows(tx, m));
@@ -302,10 +304,17 @@ export class CorrespondenceRepository {
     return { row: summaryOf(m.row), created: true };
   }
 
-  private async insertRows(tx: Kysely<Database>, m: NewMailMessage): Promise<void> {
+  private async insertRows(tx: Transaction<Database>, m: NewMailMessage): Promise<void> {
     // another ingest of the same place won the race: insertMany throws, this one is rolled back and answered with that one
     await this.insertMany([{ ...m, sources: m.source ? [m.source] : [] }], tx);
     await this.foldThreads(m.row.thread_id, (m.mergeThreads ?? []).filter((t) => t !== m.row.thread_id), tx);
+    if (m.within) await m.within(tx);
+  }
+
+  /** Runs `fn` on this repository's transaction (one {@link transaction} made). */
+  within<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+    if (!this.db.isTransaction) throw new Error('within() needs the repository of a transaction');
+    return fn(this.db as Transaction<Database>);
   }
 
   /** Moves the messages of threads `others` into thread `into`. */

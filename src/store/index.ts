@@ -13,7 +13,7 @@ import { CampaignsRepository } from './campaigns.repository.js';
 
 export { openStore, type Store, type DialectName } from './database.js';
 export { migrateToLatest, ping } from './migrations.js';
-export type { AccountRow, AccountPatch } from './accounts.repository.js';
+export { AccountsRepository, type AccountRow, type AccountPatch } from './accounts.repository.js';
 export type { TenantRow, ApiKeyRow } from './tenants.repository.js';
 export { ConnectSessionsRepository, type ConnectSessionRow } from './connect-sessions.repository.js';
 export { CorrespondenceRepository, RecordConflict, sourceKey, summaryOf, type MailMessageRow, type MailMessageSummary, type MailMessageDetail, type MailSource, type MailSourceView, type NewMailMessage, type MailListOptions } from './correspondence.repository.js';

@@ -363,4 +363,34 @@ describe('campaigns: inbound queues, claim and done, the webhook', () => {
       assert.equal(res.body.error.code, 'FORBIDDEN');
     }
   });
+
+  test('the message, its queue item and the item\'s event are stored in one transaction: a failure after the event keeps none of them', async () => {
+    const subject = `All or nothing ${randomBytes(3).toString('hex')}`;
+    const raw = message({ from: '"Dana Customer" <dana@customer.test>', to: inbox.email, subject });
+    const recorded = async () => ({
+      messages: (await t.app.store.db.selectFrom('mail_messages').select('id').where('subject', '=', subject).execute()).length,
+      items: (await t.app.store.db.selectFrom('campaign_queue_items').select('id').where('subject', '=', subject).execute()).length,
+      events: (await t.app.store.db.selectFrom('webhook_events').select('payload').where('type', '=', 'campaign.item.queued').execute()).filter((e) => JSON.parse(e.payload).data.subject === subject).length,
+    });
+    // the item's event is written, then the transaction fails (the database away for a moment)
+    const webhooks = t.app.webhooks;
+    const recordIn = webhooks.recordIn.bind(webhooks);
+    webhooks.recordIn = async (...args) => {
+      const wanted = await recordIn(...args);
+      if (args[2] === 'campaign.item.queued') throw new Error('the database is away for a moment (test)');
+      return wanted;
+    };
+    try {
+      await assert.rejects(t.app.correspondence.ingest({ tenantId: tenant.id, accountId: inbox.id, folder: 'INBOX', raw, uid: 501, uidValidity: 9 }), /away for a moment/);
+    } finally {
+      webhooks.recordIn = recordIn;
+    }
+    assert.deepEqual(await recorded(), { messages: 0, items: 0, events: 0 }, 'nothing kept: the sync fetches the message again');
+    // fetched again (the sync's next round): all three, once
+    const again = await t.app.correspondence.ingest({ tenantId: tenant.id, accountId: inbox.id, folder: 'INBOX', raw, uid: 501, uidValidity: 9 });
+    assert.equal(again.created, true);
+    assert.deepEqual(await recorded(), { messages: 1, items: 1, events: 1 });
+    const item = (await queue('?status=queued')).items.find((i: { subject: string }) => i.subject === subject);
+    assert.equal(item?.messageId, again.id, 'queued by the ingest itself, with no separate call');
+  });
 });

@@ -409,7 +409,7 @@ export class ImapSession extends MailboxSession {
   private async store(client: ImapFlow, st: FolderState, batch: FetchedBatch, backlog: boolean): Promise<void> {
     if (!batch.length) return;
     const withModseq = client.enabled.has('CONDSTORE') || client.enabled.has('QRESYNC');
-    const results = await this.deps.correspondence.ingestMany(
+    await this.deps.correspondence.ingestMany(
       batch.map(({ m, parsed }) => ({
         input: {
           tenantId: this.account.tenant_id, accountId: this.account.id, folder: st.path, direction: st.role === 'sent' ? 'out' : undefined,
@@ -420,11 +420,7 @@ export class ImapSession extends MailboxSession {
       })),
       this.account,
     );
-    if (backlog || st.role === 'sent' || !this.deps.onInbound) return;
-    for (const res of results) {
-      if (!res.created || res.direction !== 'in') continue;
-      await this.deps.onInbound({ tenantId: this.account.tenant_id, accountId: this.account.id, messagePk: res.id }).catch((err) => this.log.error({ err, messagePk: res.id }, 'could not queue the message for its campaign'));
-    }
+    // (a new incoming message is queued for its campaign by the ingest, in the transaction that records it)
   }
 
   /** Flag changes: from IDLE's FETCH responses, and CHANGEDSINCE the last HIGHESTMODSEQ (CONDSTORE). */

@@ -89,9 +89,6 @@ export class Pop3Session extends MailboxSession {
           const raw = await client.retr(m.n);
           const res = await this.deps.correspondence.ingest({ tenantId: this.account.tenant_id, accountId: this.account.id, folder: 'INBOX', raw, backlog }, { account: this.account });
           added.push({ uidl: m.uid, messagePk: res.id });
-          if (!backlog && res.created && res.direction === 'in' && this.deps.onInbound) {
-            await this.deps.onInbound({ tenantId: this.account.tenant_id, accountId: this.account.id, messagePk: res.id }).catch((err) => this.log.error({ err, messagePk: res.id }, 'could not queue the message for its campaign'));
-          }
           if (added.length >= SAVE_EVERY) await flush([]);
         }
         await flush(gone);

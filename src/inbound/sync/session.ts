@@ -27,8 +27,6 @@ export interface SessionDeps {
   connectSlot?(): Promise<() => void>;
   /** waits until the node's sessions hold few enough fetched bytes to fetch `bytes` more (SyncOptions.fetchBudgetBytes); call the result once they are stored */
   fetchBudget?(bytes: number): Promise<() => void>;
-  /** a new incoming message recorded after the initial sync (campaign queues) */
-  onInbound?(e: { tenantId: string; accountId: string; messagePk: string }): Promise<unknown>;
   options: SyncOptions;
   logger: Logger;
   now(): Date;
