@@ -76,12 +76,14 @@ export function parseEventList(events: string[]): string[] {
 }
 
 /**
- * Webhook subscriptions of a tenant, and the entry point for events: `emit` records an event
- * and its deliveries durably; the dispatcher sends them. It is the accounts module's EventSink.
+ * Webhook subscriptions of a tenant, and the entry point for events: `recordIn` records an event
+ * and its deliveries in the transaction of the change it reports (an outbox outcome, an account's
+ * status, a message received), `emit` one on its own; the dispatcher sends them.
  *
  * @example
  *   const { id, secret } = await webhooks.create(tenantId, { url: 'https://crm.example.com/hooks', events: ['*'] });
- *   await webhooks.emit(tenantId, 'message.sent', { messageId: 'msg_1' });
+ *   const wanted = await webhooks.recordIn(tx, tenantId, 'message.sent', { id: 'msg_1' }); // inside the outcome's transaction
+ *   if (wanted) webhooks.recorded(); // after its commit
  */
 export class WebhooksService {
   private readonly now: () => Date;
@@ -149,7 +151,8 @@ export class WebhooksService {
   }
 
   /**
-   * Records an event within `tx`, the transaction of the change it reports (an outbox outcome):
+   * Records an event within `tx`, the transaction of the change it reports (an outbox outcome, an
+   * account's new status, a message received and queued):
    * the two are stored together or not at all, so a crash between them cannot lose the event. An
    * event that cannot be stored is logged and leaves the change to commit. True when it has
    * deliveries to make: call {@link recorded} once `tx` has committed.
@@ -184,8 +187,8 @@ export class WebhooksService {
   }
 
   /**
-   * The accounts module's EventSink: like {@link record}, but a failure is logged instead of
-   * thrown, because the change that caused the event has already been saved.
+   * An event on its own, in a transaction of its own: like {@link record}, but a failure is logged
+   * instead of thrown. A change and the event that reports it go through {@link recordIn} instead.
    */
   async emit(tenantId: string, type: EventType, data: Record<string, unknown>): Promise<void> {
     try {
