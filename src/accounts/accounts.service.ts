@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import type { EventRecorder } from '../events/event-types.js';
 import { ERRORS, MailportError, invalid, notFound, type ErrorCode } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { AccountType, CheckResult, Credentials, Endpoint, LastError } from '../core/types.js';
@@ -124,14 +125,8 @@ interface Draft {
   campaignId: string | null;
 }
 
-/**
- * Where account events go (the webhooks module): stored in the transaction of the change they
- * report, and never failing it (see WebhooksService.recordIn); `recorded` after its commit.
- */
-export interface EventSink {
-  recordIn(tx: Transaction<Database>, tenantId: string, type: 'account.active' | 'account.error', data: Record<string, unknown>): Promise<boolean>;
-  recorded(): void;
-}
+/** Where account events go (the webhooks module), stored with the change they report. */
+export type EventSink = EventRecorder<'account.active' | 'account.error'>;
 
 export interface AccountsServiceDeps {
   repos: Repositories;

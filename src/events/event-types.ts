@@ -1,3 +1,6 @@
+import type { Transaction } from 'kysely';
+import type { Database } from '../store/schema.js';
+
 /**
  * The event types of API.md's Webhooks section. A subscription lists the types it wants, or
  * `*` for every type (including types added later).
@@ -22,4 +25,14 @@ export const ALL_EVENTS = '*';
 
 export function isEventType(value: string): value is EventType {
   return (EVENT_TYPES as readonly string[]).includes(value);
+}
+
+/**
+ * How a module stores the events of its changes (WebhooksService): `recordIn` within the change's
+ * transaction, never failing it, true when the event has deliveries to make; then `recorded()`
+ * once that transaction has committed, to wake the dispatcher. `T`: the types the module emits.
+ */
+export interface EventRecorder<T extends EventType = EventType> {
+  recordIn(tx: Transaction<Database>, tenantId: string, type: T, data: Record<string, unknown>): Promise<boolean>;
+  recorded(): void;
 }

@@ -1,6 +1,6 @@
 import { MailportError, invalid, notFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import type { EventType } from '../events/event-types.js';
+import type { EventRecorder } from '../events/event-types.js';
 import type { Transaction } from 'kysely';
 import { AccountsRepository, CampaignsRepository, type CampaignItemRow, type CampaignItemStatus, type CampaignRow, type Repositories } from '../store/index.js';
 import type { Database } from '../store/schema.js';
@@ -27,10 +27,7 @@ export interface DeliverInboundInput {
 export interface CampaignsServiceDeps {
   repos: Pick<Repositories, 'campaigns' | 'accounts'>;
   /** webhooks: `campaign.item.queued` for each item queued, stored with it (see WebhooksService.recordIn) */
-  events?: {
-    recordIn(tx: Transaction<Database>, tenantId: string, type: EventType, data: Record<string, unknown>): Promise<boolean>;
-    recorded(): void;
-  };
+  events?: EventRecorder<'campaign.item.queued'>;
   now?: () => Date;
 }
 

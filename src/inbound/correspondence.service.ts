@@ -1,7 +1,7 @@
 import type { Transaction } from 'kysely';
 import { invalid, notFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import type { EventType } from '../events/event-types.js';
+import type { EventRecorder } from '../events/event-types.js';
 import { RecordConflict, sourceKey, type AccountRow, type CorrespondenceRepository, type MailMessageRow, type MailMessageSummary, type MailSource, type OutboxRow, type Repositories } from '../store/index.js';
 import type { Database } from '../store/schema.js';
 import type { ParseLimits, ParsedAddress, ParsedMessage } from './parse.js';
@@ -65,10 +65,7 @@ export interface CorrespondenceQuery {
 export interface CorrespondenceServiceDeps {
   repos: Pick<Repositories, 'correspondence' | 'accounts'>;
   /** webhooks: `message.received` for each new incoming message, stored with it (see WebhooksService.recordIn) */
-  events?: {
-    recordIn(tx: Transaction<Database>, tenantId: string, type: EventType, data: Record<string, unknown>): Promise<boolean>;
-    recorded(): void;
-  };
+  events?: EventRecorder<'message.received'>;
   /**
    * Called for each new incoming message (not the backlog of a first sync) within the transaction
    * that records it: the campaigns module queues it there (CampaignsService.deliverInboundIn), so a

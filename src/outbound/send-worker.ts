@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
+import type { EventRecorder } from '../events/event-types.js';
 import type { Logger } from 'pino';
 import { MailportError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
@@ -80,10 +81,7 @@ export interface SendWorkerDeps {
   pool: Pick<SmtpPool, 'send'>;
   copier: Pick<SentCopier, 'store'>;
   /** webhook events, stored in the transaction of the outcome they report (see WebhooksService.recordIn) */
-  events: {
-    recordIn(tx: Transaction<Database>, tenantId: string, type: MessageEventType, data: Record<string, unknown>): Promise<boolean>;
-    recorded(): void;
-  };
+  events: EventRecorder<MessageEventType>;
   platform: PlatformRelay | null;
   resolveTxt: ResolveTxt;
   logger: Logger;
