@@ -55,6 +55,12 @@ export interface SendWorkerOptions {
   stopTimeoutMs: number;
   /** with this many jobs in flight, drafts are composed on the composer's threads; fewer are composed on the spot */
   composeOffloadAt: number;
+  /**
+   * waits before an outcome write that failed (the database away) is tried again; the last one
+   * repeats for as long as the worker runs: given up, the claim would run out and a message a server
+   * already took would be sent again
+   */
+  outcomeRetryMs: readonly number[];
 }
 
 export const DEFAULT_SEND_WORKER_OPTIONS: Readonly<SendWorkerOptions> = Object.freeze({
@@ -71,6 +77,7 @@ export const DEFAULT_SEND_WORKER_OPTIONS: Readonly<SendWorkerOptions> = Object.f
   sentCopyAttempts: 5,
   stopTimeoutMs: 10_000,
   composeOffloadAt: 2,
+  outcomeRetryMs: [100, 250, 500, 1_000, 2_000, 5_000, 10_000],
 });
 
 export interface SendWorkerDeps {
@@ -145,8 +152,6 @@ function mergeRefusals(earlier: Refusal[], now: Refusal[]): Refusal[] {
  * `handedOver`: this attempt gave it to an SMTP connection (from then on a server may have it).
  */
 type Job = OutboxJob & { token: string; tenants: Map<string, Promise<TenantRow | undefined>>; senderResolved?: boolean; composed?: boolean; handedOver?: boolean };
-/** Waits before an outcome write that failed is tried again (about 50 s in all, well inside a claim's renewals); then the job is left to its claim. */
-const OUTCOME_RETRY_MS = [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 10_000, 10_000, 10_000];
 
 /** A job with its message bytes. */
 type Ready = Job & { raw: Buffer };
@@ -197,6 +202,8 @@ export class SendWorker {
   private readonly inFlight = new Set<Promise<void>>();
   /** the claim tokens of the jobs in flight, each with how many of them it holds (the jobs of a claim share its token) */
   private readonly held = new Map<string, number>();
+  /** the jobs in flight by id (see adopt) */
+  private readonly jobsInFlight = new Map<string, Job>();
   /** renews the claims of the jobs in flight; runs only while there are any */
   private renewTimer: NodeJS.Timeout | null = null;
   private renewing: Promise<void> | null = null;
@@ -259,7 +266,7 @@ export class SendWorker {
 
   /** One poll, awaited to the end (tests, tools): sends what is due, then due Sent copies. Returns jobs handled. */
   async runOnce(): Promise<number> {
-    const jobs = await this.claim(this.options.batchSize);
+    const jobs = this.adopt(await this.claim(this.options.batchSize));
     await Promise.allSettled(jobs.map((j) => this.track(j)));
     const copies = await this.copyDue();
     return jobs.length + copies;
@@ -278,9 +285,9 @@ export class SendWorker {
     try {
       const free = this.options.batchSize - this.inFlight.size;
       if (free > 0) {
-        const jobs = await this.claim(free);
-        for (const j of jobs) void this.track(j);
-        busy = jobs.length === free;
+        const claimed = await this.claim(free);
+        for (const j of this.adopt(claimed)) void this.track(j);
+        busy = claimed.length === free;
       }
       this.saturated = free <= 0 || busy;
       // Sent copies are looked for once per poll, not on every early poll that a finished send
@@ -332,8 +339,9 @@ export class SendWorker {
    * through its account's own SMTP keeps the bytes composed for it in place of the draft (same
    * transaction): the Sent copy, the correspondence record and a later sighting in the mailbox are
    * those bytes. A platform send keeps its draft, from which the same message composes again.
+   * `events`: the webhook events of this outcome, stored with it (a crash cannot keep one and lose
+   * the other).
    */
-  /** `events`: the webhook events of this outcome, stored with it (a crash cannot keep one and lose the other) */
   private async finish(job: Job, patch: OutboxPatch, followUp?: FollowUp, events: OutcomeEvent[] = []): Promise<boolean> {
     const p = job.senderResolved ? { ...patch, sender_resolved: 1 } : patch;
     const raw = job.composed && job.raw && patch.status === 'sent' && patch.via === 'own' ? job.raw : undefined;
@@ -344,16 +352,21 @@ export class SendWorker {
         if (await this.deps.events.recordIn(tx, e.job.tenant_id, e.type, data)) wanted = true;
       }
     };
-    // a write that failed (the database away for a moment) is tried again while the job stays in
-    // flight with its claim renewed: given up, the claim would run out and a message the server
-    // already took would be sent again
+    // a write that failed (the database away) is tried again while the worker runs, the job in
+    // flight with its claim renewed (or, once the database is back, taken over by this worker's own
+    // poll: see adopt): given up, the claim would run out and a message a server already took would
+    // be sent again
+    const waits = this.options.outcomeRetryMs;
     for (let i = 0; ; i++) {
+      const token = job.token;
       try {
-        const done = await this.outcomes.push({ id: job.id, token: job.token, patch: p, raw, followUp, within });
+        const done = await this.outcomes.push({ id: job.id, token, patch: p, raw, followUp, within });
+        // this worker's poll took the job over while the write was under way: written under that claim
+        if (!done && job.token !== token) continue;
         if (done && wanted) this.deps.events.recorded();
         return done;
       } catch (err) {
-        const wait = OUTCOME_RETRY_MS[i];
+        const wait = waits[Math.min(i, waits.length - 1)];
         if (wait === undefined || !this.running) throw err;
         this.log.warn({ err, outboxId: job.id, status: patch.status, retryInMs: wait }, 'could not write the outcome of an outbox job; trying again');
         await new Promise((r) => setTimeout(r, wait));
@@ -379,12 +392,32 @@ export class SendWorker {
       .catch((err) => this.crashed(job, err))
       .finally(() => {
         this.inFlight.delete(p);
+        this.jobsInFlight.delete(job.id);
         this.release(job.token);
         this.wake();
       });
     this.inFlight.add(p);
+    this.jobsInFlight.set(job.id, job);
     this.hold(job.token);
     return p;
+  }
+
+  /**
+   * The claimed jobs to start. A job this worker still has in flight came back because its claim ran
+   * out meanwhile (renewals failed while the database was away, longer than the visibility timeout):
+   * it is not sent a second time; the attempt under way takes the new claim (its outcome is written
+   * under it, and it is renewed as that claim).
+   */
+  private adopt(jobs: Job[]): Job[] {
+    return jobs.filter((claimed) => {
+      const running = this.jobsInFlight.get(claimed.id);
+      if (!running) return true;
+      this.log.warn({ outboxId: claimed.id }, 'the claim of a job in flight had run out; the attempt under way keeps the job');
+      this.hold(claimed.token);
+      this.release(running.token);
+      running.token = claimed.token;
+      return false;
+    });
   }
 
   /** Counts a job in flight under its claim's token; the first job in flight starts the renewals. */

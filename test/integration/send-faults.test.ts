@@ -630,7 +630,7 @@ describe('a send that takes longer than the visibility timeout', () => {
     smtp = await startFaultSmtp({ auth, dataDelayMs: DELAY_MS });
     t = await startTestApp({
       name: 'send-renew',
-      appOptions: { outbound: { worker: { pollMs: 50, visibilityTimeoutMs: VISIBILITY_MS, maxAgeMs: 60_000 }, pool: { timeoutMs: 10_000 } } },
+      appOptions: { outbound: { worker: { pollMs: 50, visibilityTimeoutMs: VISIBILITY_MS, maxAgeMs: 60_000, outcomeRetryMs: [100, 200] }, pool: { timeoutMs: 10_000 } } },
     });
     t.app.outbound.worker.start();
   });
@@ -668,13 +668,14 @@ describe('a send that takes longer than the visibility timeout', () => {
     }
   });
 
-  test('an outcome the database refused for a moment is written again while the claim is renewed: the message the server took is not sent again', async () => {
+  test('an outcome the database refused for a while is written again while the claim is renewed: the message the server took is not sent again', async () => {
     const outbox = t.app.repos.outbox;
     const finishMany = outbox.finishMany.bind(outbox);
     let refused = 0;
-    // the first two writes of a 'sent' outcome fail, as a database that is briefly away would
+    // the first six writes of a 'sent' outcome fail, as a database away for a while would: past the
+    // end of the retry schedule (two waits here), whose last wait repeats
     outbox.finishMany = async (outcomes) => {
-      if (outcomes.some((o) => o.patch.status === 'sent') && refused < 2) {
+      if (outcomes.some((o) => o.patch.status === 'sent') && refused < 6) {
         refused++;
         throw new Error('the database is away for a moment (test)');
       }
@@ -684,13 +685,34 @@ describe('a send that takes longer than the visibility timeout', () => {
       const before = smtp.stats.messagesReceived;
       const job = await sendThroughSlowServer('Blip');
       assert.equal(job.status, 'sent', `the job ends sent (it is ${job.status})`);
-      assert.equal(refused, 2);
+      assert.equal(refused, 6);
       // a claim left to run out (VISIBILITY_MS) would have been taken and the message sent again
       await sleep(3 * VISIBILITY_MS);
       assert.equal(smtp.stats.messagesReceived - before, 1, 'the server got the message once');
-      assert.equal(t.logs().split('\n').filter((l) => l.includes('could not write the outcome of an outbox job')).length, 2, 'each refused write is logged');
+      assert.equal(t.logs().split('\n').filter((l) => l.includes('could not write the outcome of an outbox job')).length, 6, 'each refused write is logged');
     } finally {
       outbox.finishMany = finishMany;
+    }
+  });
+
+  test('a claim that ran out while its send was in flight (renewals failing) is taken back by the same worker without a second send', async () => {
+    // every renewal fails, as with a database away for longer than the visibility timeout: the claim
+    // runs out mid-send and this worker's own poll claims the job again
+    const outbox = t.app.repos.outbox;
+    const renewClaims = outbox.renewClaims.bind(outbox);
+    outbox.renewClaims = async () => {
+      throw new Error('the database is away (test)');
+    };
+    try {
+      const before = smtp.stats.messagesReceived;
+      const job = await sendThroughSlowServer('Adopted');
+      assert.equal(job.status, 'sent', `the job ends sent (it is ${job.status}, attempts ${job.attempts})`);
+      assert.equal(job.attempts, 1);
+      await sleep(2 * VISIBILITY_MS);
+      assert.equal(smtp.stats.messagesReceived - before, 1, 'the server got the message once');
+      assert.ok(t.logs().split('\n').some((l) => l.includes('the attempt under way keeps the job')), 'the takeover is logged');
+    } finally {
+      outbox.renewClaims = renewClaims;
     }
   });
 
