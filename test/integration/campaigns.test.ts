@@ -392,5 +392,12 @@ describe('campaigns: inbound queues, claim and done, the webhook', () => {
     assert.deepEqual(await recorded(), { messages: 1, items: 1, events: 1 });
     const item = (await queue('?status=queued')).items.find((i: { subject: string }) => i.subject === subject);
     assert.equal(item?.messageId, again.id, 'queued by the ingest itself, with no separate call');
+
+    // a batch (a sync session's FETCH): its new incoming messages are queued in the batch's transaction
+    const batch = ['first', 'second'].map((n, k) => ({ input: { tenantId: tenant.id, accountId: inbox.id, folder: 'INBOX', raw: message({ from: '"Dana Customer" <dana@customer.test>', to: inbox.email, subject: `${subject} ${n}` }), uid: 510 + k, uidValidity: 9 } }));
+    const stored = await t.app.correspondence.ingestMany(batch);
+    assert.deepEqual(stored.map((r) => r.created), [true, true]);
+    const items = (await queue('?status=queued')).items.filter((i: { subject: string }) => i.subject.startsWith(`${subject} `));
+    assert.deepEqual(items.map((i: { messageId: string }) => i.messageId).sort(), stored.map((r) => r.id).sort());
   });
 });
