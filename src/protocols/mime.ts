@@ -63,8 +63,21 @@ export async function composeMime(input: MimeInput): Promise<Composed> {
   });
   const node = composer.compile();
   const envelope = node.getEnvelope();
-  const raw = await node.build();
+  const raw = crlf(await node.build());
   return { raw, envelope: { from: envelope.from || input.from.address, to: envelope.to } };
+}
+
+/**
+ * The bytes with every bare LF made CRLF. The composer keeps the text's own line ends ("Hi\nBye"
+ * from a JSON body stays so in a text part), while SMTP sends lines ending in CRLF and IMAP APPEND
+ * expects them: made so once here, the bytes stored are the bytes that go out and the Sent copy.
+ * A lone CR stays, as SMTP's DATA leaves it.
+ */
+export function crlf(raw: Buffer): Buffer {
+  for (let i = raw.indexOf(10); i !== -1; i = raw.indexOf(10, i + 1)) {
+    if (i === 0 || raw[i - 1] !== 13) return Buffer.from(raw.toString('latin1').replace(/(?<!\r)\n/g, '\r\n'), 'latin1');
+  }
+  return raw;
 }
 
 /** The header block of a message and its body, split at the first empty line. */
