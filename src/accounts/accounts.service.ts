@@ -1,6 +1,6 @@
 import type { Transaction } from 'kysely';
-import type { EventRecorder } from '../events/event-types.js';
 import { ERRORS, MailportError, invalid, notFound, type ErrorCode } from '../core/errors.js';
+import type { EventRecorder } from '../events/event-types.js';
 import { newId } from '../core/ids.js';
 import type { AccountType, CheckResult, Credentials, Endpoint, LastError } from '../core/types.js';
 import type { Catalog, Preset } from '../catalog/catalog.js';

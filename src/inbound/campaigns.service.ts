@@ -1,7 +1,7 @@
+import type { Transaction } from 'kysely';
 import { MailportError, invalid, notFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { EventRecorder } from '../events/event-types.js';
-import type { Transaction } from 'kysely';
 import { AccountsRepository, CampaignsRepository, type CampaignItemRow, type CampaignItemStatus, type CampaignRow, type Repositories } from '../store/index.js';
 import type { Database } from '../store/schema.js';
 import { addressOf, toCampaignItemView, toCampaignView, type CampaignItemView, type CampaignView } from './campaign.view.js';

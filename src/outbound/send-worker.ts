@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
-import type { EventRecorder } from '../events/event-types.js';
 import type { Logger } from 'pino';
 import { MailportError } from '../core/errors.js';
+import type { EventRecorder } from '../events/event-types.js';
 import { newId } from '../core/ids.js';
 import type { Credentials } from '../core/types.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
@@ -199,11 +199,10 @@ export class SendWorker {
   private running = false;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** the jobs in flight by id, each with the promise of its attempt (see adopt) */
+  private readonly inFlight = new Map<string, { job: Job; done: Promise<void> }>();
   /** the claim tokens of the jobs in flight, each with how many of them it holds (the jobs of a claim share its token) */
   private readonly held = new Map<string, number>();
-  /** the jobs in flight by id (see adopt) */
-  private readonly jobsInFlight = new Map<string, Job>();
   /** renews the claims of the jobs in flight; runs only while there are any */
   private renewTimer: NodeJS.Timeout | null = null;
   private renewing: Promise<void> | null = null;
@@ -253,7 +252,8 @@ export class SendWorker {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.ticking;
-    const pending = [...this.inFlight, ...(this.copying ? [this.copying] : [])];
+    const pending = [...this.inFlight.values()].map((f) => f.done);
+    if (this.copying) pending.push(this.copying);
     if (pending.length > 0) {
       let t: NodeJS.Timeout | undefined;
       await Promise.race([Promise.allSettled(pending), new Promise((r) => (t = setTimeout(r, this.options.stopTimeoutMs)))]);
@@ -391,13 +391,11 @@ export class SendWorker {
     const p = this.process(job)
       .catch((err) => this.crashed(job, err))
       .finally(() => {
-        this.inFlight.delete(p);
-        this.jobsInFlight.delete(job.id);
+        this.inFlight.delete(job.id);
         this.release(job.token);
         this.wake();
       });
-    this.inFlight.add(p);
-    this.jobsInFlight.set(job.id, job);
+    this.inFlight.set(job.id, { job, done: p });
     this.hold(job.token);
     return p;
   }
@@ -410,7 +408,7 @@ export class SendWorker {
    */
   private adopt(jobs: Job[]): Job[] {
     return jobs.filter((claimed) => {
-      const running = this.jobsInFlight.get(claimed.id);
+      const running = this.inFlight.get(claimed.id)?.job;
       if (!running) return true;
       this.log.warn({ outboxId: claimed.id }, 'the claim of a job in flight had run out; the attempt under way keeps the job');
       this.hold(claimed.token);

@@ -29,9 +29,9 @@ export type CampaignCounts = Record<CampaignItemStatus, number>;
 export class CampaignsRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Runs `fn` in a transaction of its own, or in the one this repository was made for. */
+  /** Runs `fn` in a transaction. */
   transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
-    return this.db.isTransaction ? fn(this.db as Transaction<Database>) : this.db.transaction().execute(fn);
+    return this.db.transaction().execute(fn);
   }
 
   /**

@@ -40,15 +40,6 @@ export interface DeliveryListOptions {
   before?: string;
 }
 
-/**
- * Webhook subscriptions, events and their deliveries. Subscriptions are scoped by tenant;
- * deliveries are claimed by the dispatcher so that two processes never send the same one at once.
- *
- * @example
- *   const repo = new WebhooksRepository(store.db, store.dialect);
- *   const ids = await repo.insertEvent(eventRow, now); // the event and its deliveries, in one transaction
- *   const batch = await repo.claimDue(now, 10);
- */
 type Hook = { id: string; events: string };
 
 /** The subscriptions among `hooks` that want events of `type` (or "*"). */
@@ -59,6 +50,15 @@ function wanting(hooks: Hook[], type: string): Hook[] {
   });
 }
 
+/**
+ * Webhook subscriptions, events and their deliveries. Subscriptions are scoped by tenant;
+ * deliveries are claimed by the dispatcher so that two processes never send the same one at once.
+ *
+ * @example
+ *   const repo = new WebhooksRepository(store.db, store.dialect);
+ *   const ids = await repo.insertEvent(eventRow, now); // the event and its deliveries, in one transaction
+ *   const batch = await repo.claimDue(now, 10);
+ */
 export class WebhooksRepository {
   private readonly shapes = new CompiledShapes();
   /** the subscriptions read in a caller's transaction, by tenant (see {@link insertEventIn}) */
