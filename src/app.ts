@@ -70,7 +70,7 @@ export interface App {
   dispatcher: WebhookDispatcher;
   /** the outbox, the send worker (listen() starts it, close() stops it), the limiter and the SMTP pool */
   outbound: Outbound;
-  /** recorded correspondence: ingest (parse, thread, contacts), the send worker's recordSent hook, the read API */
+  /** recorded correspondence: ingest (parse, thread, contacts), the send worker's record of each sent message, the read API */
   correspondence: CorrespondenceService;
   /** OAuth apps, sign-in and token refresh of gmail/outlook accounts */
   oauth: OAuthService;
@@ -173,7 +173,11 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   const correspondence = new CorrespondenceService({ repos, events: webhooks, parser, onInbound: async (tx, e) => (await campaigns.deliverInboundIn(tx, e)).announced });
   const outbound = createOutbound({
     repos, accounts, catalog, guard, events: webhooks, limiter, logger, oauth,
-    recordSent: (job, parsed) => correspondence.recordSent(job, parsed),
+    records: {
+      parse: async (raw) => (await correspondence.parseMany([raw]))[0]!,
+      recordIn: (tx, job, parsed, account) => correspondence.recordSentIn(tx, job, parsed, account),
+      record: (job, parsed) => correspondence.recordSent(job, parsed),
+    },
     metrics,
     platformSmtpUrl: config.platformSmtpUrl, platformFrom: config.platformFrom,
     options: { ...options.outbound, worker: { visibilityTimeoutMs: config.sendVisibilityMs, ...options.outbound?.worker } },

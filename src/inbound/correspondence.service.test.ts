@@ -166,6 +166,63 @@ for (const { dialect, make } of DIALECTS) {
       assert.equal((await service.get('ten_a', r!.id)).folder, 'Sent Items');
     });
 
+    test('recordSentIn: the record is written in the caller\'s transaction, and a record that fails is undone alone', async () => {
+      const account = (await repos.accounts.get('ten_a', 'acc_1'))!;
+      const parsedOf = async (raw: Buffer) => (await service.parseMany([raw]))[0]!;
+      const records = async (outboxId: string) => (await store.db.selectFrom('mail_messages').select('id').where('outbox_id', '=', outboxId).execute()).length;
+      const job = (id: string, subject: string) => {
+        const raw = mail({ from: OWN, to: 'erin@example.test', subject, id: `<${id}@acme.test>`, inReplyTo: '<o1@acme.test>' });
+        return { id, tenant_id: 'ten_a', account_id: 'acc_1', raw, recipients: '["erin@example.test","bcc@example.test"]' };
+      };
+
+      // the caller's transaction fails after the record: nothing of it is left
+      const lost = job('msg_rolled_back', 'Re: Offer');
+      const parsed = await parsedOf(lost.raw);
+      await assert.rejects(
+        store.db.transaction().execute(async (tx) => {
+          assert.equal((await service.recordSentIn(tx, lost, parsed, account))!.created, true);
+          throw new Error('the outcome could not be written (test)');
+        }),
+        /could not be written/,
+      );
+      assert.equal(await records('msg_rolled_back'), 0);
+
+      // committed with it: threaded to the message it answers, its Bcc a contact
+      const kept = job('msg_kept', 'Re: Offer');
+      const r = await store.db.transaction().execute((tx) => service.recordSentIn(tx, kept, parsed, account));
+      assert.equal(r!.direction, 'out');
+      const detail = await service.get('ten_a', r!.id);
+      assert.equal(detail.outboxId, 'msg_kept');
+      const parent = (await service.list('ten_a', { contact: 'boss@example.test' })).items[0]!;
+      assert.equal(r!.threadId, parent.threadId, 'In-Reply-To threads it');
+      assert.equal((await service.list('ten_a', { contact: 'bcc@example.test' })).items.length, 1, 'Bcc is a contact');
+
+      // a record whose writes fail (here: its rows written twice, a key taken) is rolled back to its
+      // savepoint: the transaction goes on (PostgreSQL would refuse every statement after the error otherwise)
+      const failing = job('msg_failing', 'Re: Offer again');
+      const on = repos.correspondence.on.bind(repos.correspondence);
+      repos.correspondence.on = (tx) => {
+        const repo = on(tx);
+        const insertMany = repo.insertMany.bind(repo);
+        repo.insertMany = async (m, db) => {
+          await insertMany(m, db);
+          await insertMany(m, db);
+        };
+        return repo;
+      };
+      try {
+        await store.db.transaction().execute(async (tx) => {
+          await assert.rejects(service.recordSentIn(tx, failing, await parsedOf(failing.raw), account));
+          await tx.updateTable('tenants').set({ updated_at: '2030-01-02T00:00:00.000Z' }).where('id', '=', 'ten_a').execute();
+        });
+      } finally {
+        repos.correspondence.on = on;
+      }
+      assert.equal(await records('msg_failing'), 0, 'the failed record left nothing');
+      assert.equal((await repos.tenants.get('ten_a'))!.updated_at, '2030-01-02T00:00:00.000Z', 'the rest of the transaction was committed');
+      await assert.rejects(store.db.transaction().execute((tx) => service.recordSentIn(tx, failing, parsed, { ...account, id: 'acc_other' })), /is not the one of outbox job/);
+    });
+
     test('an unknown account is 404; bad filters are 400 naming the field', async () => {
       await assert.rejects(ingest(mail({ from: 'a@b.test', to: OWN, subject: 'x' }), { accountId: 'acc_nope' }), { code: 'NOT_FOUND' });
       await assert.rejects(service.list('ten_a', { cursor: 'bm9wZQ' }), { code: 'INVALID_INPUT', field: 'cursor' });

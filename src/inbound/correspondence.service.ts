@@ -2,7 +2,7 @@ import type { Transaction } from 'kysely';
 import { invalid, notFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { EventRecorder } from '../events/event-types.js';
-import { RecordConflict, sourceKey, type AccountRow, type CorrespondenceRepository, type MailMessageRow, type MailMessageSummary, type MailSource, type OutboxRow, type Repositories } from '../store/index.js';
+import { RecordConflict, savepoint, sourceKey, type AccountRow, type CorrespondenceRepository, type MailMessageRow, type MailMessageSummary, type MailSource, type OutboxRow, type Repositories } from '../store/index.js';
 import type { Database } from '../store/schema.js';
 import type { ParseLimits, ParsedAddress, ParsedMessage } from './parse.js';
 import { MessageParser } from './parser.js';
@@ -110,6 +110,19 @@ function cleanParsed(p: ParsedMessage): ParsedMessage {
   p.inReplyTo = clean(p.inReplyTo);
   p.references = p.references.map(clean);
   return p;
+}
+
+/** What {@link CorrespondenceService.recordSent} reads of an outbox job. */
+export type SentJob = Pick<OutboxRow, 'id' | 'tenant_id' | 'account_id' | 'raw' | 'recipients'>;
+
+/** A sent job's envelope recipients: its Bcc ones are in no header (To and Cc are read from the message too). */
+function recipientsOf(job: SentJob): string[] {
+  try {
+    const list = JSON.parse(job.recipients) as unknown;
+    return Array.isArray(list) ? list.filter((r): r is string => typeof r === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 /** A message of a batch, parsed, waiting to be threaded and stored. */
@@ -366,16 +379,35 @@ export class CorrespondenceService {
    * @example
    *   await correspondence.recordSent(job, sentRecordOf(draft, raw) ?? undefined); // after the job is `sent`
    */
-  async recordSent(job: Pick<OutboxRow, 'id' | 'tenant_id' | 'account_id' | 'raw' | 'recipients'>, parsed?: ParsedMessage): Promise<IngestResult | undefined> {
+  async recordSent(job: SentJob, parsed?: ParsedMessage): Promise<IngestResult | undefined> {
     if (!job.account_id) return undefined;
-    let recipients: string[] = [];
-    try {
-      const list = JSON.parse(job.recipients) as unknown;
-      if (Array.isArray(list)) recipients = list.filter((r): r is string => typeof r === 'string');
-    } catch {
-      // recipients are also in the message's own To and Cc
-    }
-    return this.ingest({ tenantId: job.tenant_id, accountId: job.account_id, folder: 'Sent', direction: 'out', raw: job.raw }, { outboxId: job.id, bcc: recipients, parsed });
+    return this.ingest({ tenantId: job.tenant_id, accountId: job.account_id, folder: 'Sent', direction: 'out', raw: job.raw }, { outboxId: job.id, bcc: recipientsOf(job), parsed });
+  }
+
+  /**
+   * {@link recordSent} within the transaction that marks the job sent (the send worker's outcome),
+   * so a crash cannot keep the outcome and lose the record: `parsed` is what the message says (the
+   * worker parses it first: no parse inside a transaction), `account` the job's, held by the
+   * worker (every read here goes through `tx`). The record's writes are under a savepoint: when
+   * they fail (e.g. the Sent folder's sync recorded the same message at that moment), they alone
+   * are rolled back and this throws; the outcome stands, and the caller records the message after
+   * its commit with {@link recordSent}, which resolves such a race.
+   *
+   * @example
+   *   await outbox.finishMany([{ id, token, patch, within: (tx) => correspondence.recordSentIn(tx, job, parsed, account) }]);
+   */
+  async recordSentIn(tx: Transaction<Database>, job: SentJob, parsed: ParsedMessage, account: AccountRow): Promise<IngestResult | undefined> {
+    if (!job.account_id) return undefined;
+    if (account.id !== job.account_id || account.tenant_id !== job.tenant_id) throw new Error(`recordSentIn: account ${account.id} is not the one of outbox job ${job.id}`);
+    const pending: Pending = {
+      input: { tenantId: job.tenant_id, accountId: account.id, folder: 'Sent', direction: 'out', raw: job.raw },
+      source: undefined,
+      parsed: cleanParsed({ ...parsed, references: [...parsed.references] }),
+      bcc: recipientsOf(job),
+      outboxId: job.id,
+    };
+    // an outgoing message announces nothing: no event, no campaign item
+    return savepoint(tx, () => this.record(this.deps.repos.correspondence.on(tx), account, pending, [], async () => {}));
   }
 
   async list(tenantId: string, q: CorrespondenceQuery): Promise<{ items: MessageView[]; nextCursor: string | null }> {

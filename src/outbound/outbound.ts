@@ -81,7 +81,8 @@ export function createOutbound(deps: {
   options?: OutboundOptions;
   /** access tokens of gmail/outlook accounts (the oauth module) */
   oauth?: SendWorkerDeps['oauth'];
-  recordSent?: SendWorkerDeps['recordSent'];
+  /** the correspondence record of each message sent through an account (the inbound module) */
+  records?: SendWorkerDeps['records'];
   /** counts send outcomes and limit deferrals (the metrics module) */
   metrics?: SendWorkerDeps['metrics'];
 }): Outbound {
@@ -107,7 +108,7 @@ export function createOutbound(deps: {
     pool,
     copier,
     events: deps.events,
-    recordSent: deps.recordSent,
+    records: deps.records,
     platform: relay,
     resolveTxt: o.resolveTxt ?? defaultResolveTxt(),
     logger: deps.logger,

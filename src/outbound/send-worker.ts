@@ -97,16 +97,26 @@ export interface SendWorkerDeps {
   random?: () => number;
   /** fresh access tokens of gmail/outlook accounts (the oauth module) */
   oauth?: { credentials(account: AccountRow, opts?: { rejected?: string }): Promise<Credentials> };
-  /**
-   * records a sent message as correspondence (the inbound module); a failure never makes the message
-   * look unsent. `parsed`: what the message says, built from the draft it was just composed from
-   * (then it need not be parsed again); absent when the bytes are not that draft's, or it is not covered.
-   */
-  recordSent?: (job: OutboxRow, parsed?: ParsedMessage) => Promise<unknown>;
+  /** records a message sent through an account as correspondence (the inbound module); see {@link SentRecords} */
+  records?: SentRecords;
   /** composes drafts (default: on the spot, on this thread) */
   composer?: Pick<Composer, 'compose'>;
   /** counts recorded outcomes (the metrics module) */
   metrics?: { sendOutcome(outcome: 'sent' | 'deferred' | 'failed'): void; limitDeferral(): void };
+}
+
+/**
+ * The correspondence record of a message sent through its account, written in the transaction of
+ * its outcome (`recordIn`), so a crash cannot keep one and lose the other; when that fails (it
+ * throws, its writes alone rolled back) the outcome stands and `record` writes it on its own
+ * afterwards. A failure of both never makes the message look unsent.
+ */
+export interface SentRecords {
+  /** what a message says, for one not composed from its draft in this attempt (parsed before the outcome's transaction) */
+  parse(raw: Buffer): Promise<ParsedMessage>;
+  recordIn(tx: Transaction<Database>, job: OutboxRow, parsed: ParsedMessage, account: AccountRow): Promise<unknown>;
+  /** `parsed`: absent when the message could not be parsed ahead */
+  record(job: OutboxRow, parsed?: ParsedMessage): Promise<unknown>;
 }
 
 const AUTH_CODES = new Set(['AUTH_FAILED', 'APP_PASSWORD_REQUIRED', 'OAUTH_REQUIRED', 'OAUTH_REVOKED']);
@@ -342,15 +352,16 @@ export class SendWorker {
    * `events`: the webhook events of this outcome, stored with it (a crash cannot keep one and lose
    * the other).
    */
-  private async finish(job: Job, patch: OutboxPatch, followUp?: FollowUp, events: OutcomeEvent[] = []): Promise<boolean> {
+  private async finish(job: Job, patch: OutboxPatch, followUp?: FollowUp, events: OutcomeEvent[] = [], also?: (tx: Transaction<Database>) => Promise<void>): Promise<boolean> {
     const p = job.senderResolved ? { ...patch, sender_resolved: 1 } : patch;
     const raw = job.composed && job.raw && patch.status === 'sent' && patch.via === 'own' ? job.raw : undefined;
     let wanted = false;
-    const within = events.length === 0 ? undefined : async (tx: Transaction<Database>) => {
+    const within = events.length === 0 && !also ? undefined : async (tx: Transaction<Database>) => {
       for (const e of events) {
         const data = { id: e.job.id, accountId: e.job.account_id, retryOf: e.job.retry_of ?? null, ...e.data };
         if (await this.deps.events.recordIn(tx, e.job.tenant_id, e.type, data)) wanted = true;
       }
+      if (also) await also(tx);
     };
     // a write that failed (the database away) is tried again while the worker runs, the job in
     // flight with its claim renewed (or, once the database is back, taken over by this worker's own
@@ -706,7 +717,22 @@ export class SendWorker {
     if (copy !== null) Object.assign(patch, { sent_copy: copy, sent_copy_next_at: copy === 'pending' ? at : null });
     const events: OutcomeEvent[] = [{ job, type: 'message.sent', data: { messageId: job.message_id, via: route.kind, accepted: r.accepted, rejected, response: r.response, sentAt: at } }];
     if (retry) events.push({ job: retry.job, type: 'message.deferred', data: this.deferredData(retry.job, retry.err, retry.job.response) });
-    if (!(await this.finish(job, patch, followUp, events))) return this.lost(job);
+    // the correspondence record, with the outcome (a follow-up's message is recorded by its first job)
+    const account = first ? route.account : null;
+    const records = account ? this.deps.records : undefined;
+    const parsed = records && (await this.parsedOf(job, records));
+    let recorded = false;
+    const record = account && records && parsed ? async (tx: Transaction<Database>) => {
+      // (run again when the outcomes' transaction is: each run starts over)
+      recorded = false;
+      try {
+        await records.recordIn(tx, job, parsed, account);
+        recorded = true;
+      } catch (err) {
+        this.log.warn({ err, outboxId: job.id }, 'sent message not recorded with its outcome; recording it on its own');
+      }
+    } : undefined;
+    if (!(await this.finish(job, patch, followUp, events, record))) return this.lost(job);
     if (followUp && reservation) {
       // the follow-up reserves for the recipients it takes over: counted there, not twice
       await this.deps.limiter.shrink(reservation, Math.max(1, recipientsToAsk(job).length - followUp.recipient_count))
@@ -714,8 +740,20 @@ export class SendWorker {
     }
     this.deps.metrics?.sendOutcome('sent');
     this.log.info({ outboxId: job.id, accountId: job.account_id, accepted: r.accepted.length, rejected: r.rejected.length, followUp: followUp?.id }, 'message sent');
-    if (this.deps.recordSent && first) {
-      await this.deps.recordSent(job, this.recordOf(job)).catch((err) => this.log.warn({ err, outboxId: job.id }, 'sent message not recorded as correspondence'));
+    if (records && !recorded) {
+      await records.record(job, parsed).catch((err) => this.log.warn({ err, outboxId: job.id }, 'sent message not recorded as correspondence'));
+    }
+  }
+
+  /** What a sent message says for its record: from its draft when composed in this attempt, else parsed; undefined when it cannot be parsed. */
+  private async parsedOf(job: Ready, records: SentRecords): Promise<ParsedMessage | undefined> {
+    const fromDraft = this.recordOf(job);
+    if (fromDraft) return fromDraft;
+    try {
+      return await records.parse(job.raw);
+    } catch (err) {
+      this.log.warn({ err, outboxId: job.id }, 'could not parse a sent message for its record');
+      return undefined;
     }
   }
 

@@ -167,6 +167,11 @@ export class CorrespondenceRepository {
     }
   }
 
+  /** This repository on a caller's transaction (see CorrespondenceService.recordSentIn). */
+  on(tx: Transaction<Database>): CorrespondenceRepository {
+    return new CorrespondenceRepository(tx, this.shapes);
+  }
+
   async findByMessageId(accountId: string, messageId: string): Promise<MailMessageSummary | undefined> {
     return this.db.selectFrom('mail_messages').select(SUMMARY).where('account_id', '=', accountId).where('message_id', '=', messageId).executeTakeFirst();
   }

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, sql, type Driver, type SqliteDatabase, type SqliteDialectConfig, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import { moduleBeside } from '../core/modules.js';
 
@@ -120,6 +120,28 @@ function startCheckpointer(sqlite: SQLite.Database, path: string, driver: Sqlite
       });
       worker.postMessage('close');
     });
+}
+
+/**
+ * Runs `fn`'s writes in `tx` under a savepoint: when `fn` throws, its writes alone are undone and
+ * `tx` goes on (after an error PostgreSQL refuses every further statement of the transaction
+ * otherwise); the error is thrown again. For a part a change must not fail for, e.g. its webhook
+ * event. Savepoints nest, so one name serves every use.
+ *
+ * @example
+ *   await savepoint(tx, () => tx.insertInto('webhook_events').values(row).execute());
+ */
+export async function savepoint<T>(tx: Transaction<Database>, fn: () => Promise<T>): Promise<T> {
+  await sql`savepoint part`.execute(tx);
+  try {
+    const result = await fn();
+    await sql`release savepoint part`.execute(tx);
+    return result;
+  } catch (err) {
+    await sql`rollback to savepoint part`.execute(tx);
+    await sql`release savepoint part`.execute(tx);
+    throw err;
+  }
 }
 
 export interface Store {

@@ -11,7 +11,7 @@ import { OutboxStatsRepository } from './outbox-stats.repository.js';
 import { SyncRepository } from './sync.repository.js';
 import { CampaignsRepository } from './campaigns.repository.js';
 
-export { openStore, type Store, type DialectName } from './database.js';
+export { openStore, savepoint, type Store, type DialectName } from './database.js';
 export { migrateToLatest, ping } from './migrations.js';
 export { AccountsRepository, type AccountRow, type AccountPatch } from './accounts.repository.js';
 export type { TenantRow, ApiKeyRow } from './tenants.repository.js';

@@ -1,5 +1,5 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import type { DialectName } from './database.js';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import { savepoint, type DialectName } from './database.js';
 import { CompiledShapes } from './compiled.js';
 import type { Database, WebhookAttemptsTable, WebhookDeliveriesTable, WebhookEventsTable, WebhooksTable } from './schema.js';
 
@@ -110,16 +110,7 @@ export class WebhooksRepository {
     if (!hooks) byTenant.set(tenantId, (hooks = this.hooksOf(tx, tenantId)));
     const matching = wanting(await hooks, type);
     if (matching.length === 0) return [];
-    await sql`savepoint webhook_event`.execute(tx);
-    try {
-      const ids = await this.insertFor(tx, matching, build(), newDeliveryId);
-      await sql`release savepoint webhook_event`.execute(tx);
-      return ids;
-    } catch (err) {
-      await sql`rollback to savepoint webhook_event`.execute(tx);
-      await sql`release savepoint webhook_event`.execute(tx);
-      throw err;
-    }
+    return savepoint(tx, () => this.insertFor(tx, matching, build(), newDeliveryId));
   }
 
   /** The event and one pending delivery per subscription in `matching`; the ids of the deliveries. */

@@ -193,9 +193,9 @@ describe('correspondence: ingest, threads, contacts and the read API', () => {
 
   test('a message seen only in Sent (the send-time hook did not run) is linked to the outbox job that sent it', async () => {
     // stands in for a hook that failed: the worker logs it and the message still counts as sent
-    const deps = (t.app.outbound.worker as unknown as { deps: { recordSent?: unknown } }).deps;
-    const hook = deps.recordSent;
-    deps.recordSent = undefined;
+    const deps = (t.app.outbound.worker as unknown as { deps: { records?: unknown } }).deps;
+    const hook = deps.records;
+    deps.records = undefined;
     let sent;
     let job;
     try {
@@ -203,7 +203,7 @@ describe('correspondence: ingest, threads, contacts and the read API', () => {
       assert.equal(sent.status, 202, sent.text);
       job = await untilSent(sent.body.id);
     } finally {
-      deps.recordSent = hook;
+      deps.records = hook;
     }
     const full = await t.app.repos.outbox.getFull(sent.body.id);
     const r = await t.app.correspondence.ingest({ tenantId: tenant.id, accountId, folder: 'Sent', raw: full!.raw, uid: 900_001, uidValidity: 4_294_967_295 });
@@ -212,6 +212,83 @@ describe('correspondence: ingest, threads, contacts and the read API', () => {
     const view = (await get(`/v1/messages/${r.id}`)).body;
     assert.equal(view.outboxId, job.id);
     assert.equal(view.messageId, job.messageId);
+  });
+
+  const partner = `partner.${randomBytes(3).toString('hex')}@customer.test`;
+  const recordsOf = async (outboxId: string) => (await t.app.store.db.selectFrom('mail_messages').select('id').where('outbox_id', '=', outboxId).execute()).length;
+  const sendToPartner = async (subject: string) => {
+    const sent = await t.request('POST', '/v1/messages', { token: tenant.apiKey, body: { accountId, to: partner, subject, text: 'Bis dann.' } });
+    assert.equal(sent.status, 202, sent.text);
+    return untilSent(sent.body.id);
+  };
+
+  test('the record of a sent message is written in the transaction of its outcome: a write that failed after it keeps neither, the one written again keeps one', async () => {
+    // the first sent outcome's transaction fails after everything in it (its event, its record) was written
+    const outbox = t.app.repos.outbox;
+    const finishMany = outbox.finishMany.bind(outbox);
+    let failed = 0;
+    // how many records the job had the moment its outcome was committed
+    const atCommit: number[] = [];
+    outbox.finishMany = async (outcomes) => {
+      const results = await finishMany(outcomes.map((o) => {
+        const within = o.within;
+        if (!within || o.patch.status !== 'sent' || failed > 0) return o;
+        return { ...o, within: async (tx) => {
+          await within(tx);
+          failed++;
+          throw new Error('the database is away for a moment (test)');
+        } };
+      }));
+      for (const [i, r] of results.entries()) {
+        if (outcomes[i]!.patch.status === 'sent' && r.status === 'fulfilled' && r.value) atCommit.push(await recordsOf(outcomes[i]!.id));
+      }
+      return results;
+    };
+    const logsBefore = t.logs().length;
+    let job;
+    try {
+      job = await sendToPartner('Record once');
+    } finally {
+      outbox.finishMany = finishMany;
+    }
+    assert.equal(failed, 1);
+    // no record was left by the failed write, and the one written again was committed with the outcome
+    assert.deepEqual(atCommit, [1]);
+    assert.equal(await recordsOf(job.id), 1);
+    const logs = t.logs().slice(logsBefore);
+    assert.ok(logs.includes('could not write the outcome of an outbox job'), 'the failed write is logged');
+    assert.ok(!logs.includes('recording it on its own'), 'recorded with the outcome both times');
+  });
+
+  test('a record that cannot be written with the outcome is undone alone: the message is sent once and recorded after', async () => {
+    // the record's rows are written twice in the outcome's transaction: a key taken, rolled back to its savepoint
+    const repo = t.app.repos.correspondence;
+    const on = repo.on.bind(repo);
+    repo.on = (tx) => {
+      const r = on(tx);
+      const insertMany = r.insertMany.bind(r);
+      r.insertMany = async (m, db) => {
+        await insertMany(m, db);
+        await insertMany(m, db);
+      };
+      return r;
+    };
+    const logsBefore = t.logs().length;
+    let job;
+    try {
+      job = await sendToPartner('Record after');
+    } finally {
+      repo.on = on;
+    }
+    assert.equal(job.attempts, 1);
+    const end = Date.now() + 5000;
+    while ((await recordsOf(job.id)) === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await recordsOf(job.id), 1, 'recorded once, on its own');
+    const logs = t.logs().slice(logsBefore);
+    assert.equal(logs.split('\n').filter((l) => l.includes('recording it on its own')).length, 1, 'the fallback is logged');
+    assert.ok(!logs.includes('could not write the outcome of an outbox job'), 'the outcome was written the first time');
+    const view = (await get(`/v1/messages?contact=${encodeURIComponent(partner)}`)).body.items.find((i: any) => i.outboxId === job.id);
+    assert.equal(view?.subject, 'Record after');
   });
 
   test('filters: contact (any case), direction, account; other tenants see nothing', async () => {
