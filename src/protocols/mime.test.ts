@@ -28,7 +28,7 @@ test('composing picks the transfer encoding nodemailer would: the same bytes as 
   // the reference: nodemailer's MailComposer with the same options and no `textEncoding` hint
   const { default: MailComposer } = await import('nodemailer/lib/mail-composer/index.js');
   const date = new Date('2030-01-01T00:00:00Z');
-  const addr = (a: { name?: string; address: string }) => (a.name ? { name: a.name, address: a.address } : a.address);
+  const addr = (a: { name?: string | null; address: string }) => (a.name ? { name: a.name, address: a.address } : a.address);
   const longLines = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua.\n'.repeat(40);
   const cases: Array<{ name: string; input: Parameters<typeof composeMime>[0]; encoding: RegExp }> = [
     { name: 'ASCII text with long lines', input: { from: { name: 'Sales', address: 'sales@acme.test' }, to: [{ address: 'a@b.test' }], subject: 'Offer', text: longLines, messageId: '<m1@acme.test>', date }, encoding: /quoted-printable/ },
@@ -39,6 +39,10 @@ test('composing picks the transfer encoding nodemailer would: the same bytes as 
     { name: 'a name with a tab', input: { from: { name: 'Sales\tTeam', address: 'sales@acme.test' }, to: [{ name: 'Привет', address: 'a@b.test' }], subject: 'Offer', text: longLines, messageId: '<m6@acme.test>', date }, encoding: /quoted-printable/ },
     { name: 'a DEL in the text', input: { from: { address: 'sales@acme.test' }, to: [{ address: 'a@b.test' }], subject: 'Offer', text: `${longLines}\x7f`, messageId: '<m7@acme.test>', date }, encoding: /quoted-printable/ },
     { name: 'a text attachment', input: { from: { address: 'sales@acme.test' }, to: [{ address: 'a@b.test' }], subject: 'Offer', text: longLines, attachments: [{ filename: 'n.txt', contentType: 'text/plain', content: Buffer.from('0123456789 '.repeat(20)) }], messageId: '<m8@acme.test>', date }, encoding: /quoted-printable/ },
+    // printable ASCII that nodemailer still encodes (a quote, what looks like an encoded word): by its rule, base64 without a letter
+    { name: 'a quoted subject without a letter', input: { from: { address: 'sales@acme.test' }, to: [{ address: 'a@b.test' }], subject: '"2030"', text: longLines, messageId: '<m10@acme.test>', date }, encoding: /quoted-printable/ },
+    { name: 'an encoded-word look-alike', input: { from: { address: 'sales@acme.test' }, to: [{ address: 'a@b.test' }], subject: '=?1?= 2030', text: longLines, headers: { 'X-Campaign': '""' }, messageId: '<m11@acme.test>', date }, encoding: /quoted-printable/ },
+    { name: 'a quoted subject with letters', input: { from: { name: 'Sales "Team"', address: 'sales@acme.test' }, to: [{ address: 'a@b.test' }], subject: 'The "2030" offer', text: longLines, messageId: '<m12@acme.test>', date }, encoding: /quoted-printable/ },
     { name: 'a custom header and references', input: { from: { address: 'sales@acme.test' }, to: [{ address: 'a@b.test' }], subject: 'Re: Offer', text: longLines, headers: { 'X-Campaign': 'spring 2030' }, inReplyTo: '<p@b.test>', references: ['<p@b.test>'], messageId: '<m9@acme.test>', date }, encoding: /quoted-printable/ },
   ];
   // multipart boundaries are random

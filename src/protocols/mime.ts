@@ -40,11 +40,19 @@ export interface Composed {
 
 const addr = (a: MimeAddress) => (a.name ? { name: a.name, address: a.address } : a.address);
 
-/** printable ASCII: a header value or name of only these is written as it is, never as encoded words */
+/** printable ASCII: an address or name of only these is written as it is (a name quoted), never as encoded words */
 const PRINTABLE = /^[\x20-\x7e]*$/;
 /** the same, with tabs and line ends: text of only these has no character nodemailer counts against quoted-printable */
 const PLAIN_TEXT = /^[\t\n\r\x20-\x7e]*$/;
 const LETTER = /[A-Za-z]/;
+
+/**
+ * A header value (subject, custom header) nodemailer either writes as it is or encodes as the
+ * hint says: printable ASCII, and either a letter in it (the rule's choice for it is then
+ * quoted-printable too) or nothing that makes nodemailer encode printable ASCII (a double quote,
+ * or what looks like an encoded word: `"2030"` is written `=?UTF-8?B?IjIwMzAi?=` by its rule).
+ */
+const plainHeader = (v: string) => PRINTABLE.test(v) && (LETTER.test(v) || (!v.includes('"') && !v.includes('=?')));
 
 /**
  * Quoted-printable when nodemailer's own rule would pick it for every part of a message, found
@@ -52,17 +60,19 @@ const LETTER = /[A-Za-z]/;
  * the rule counts the part's characters, twice per message (a third of the composer's time for 10
  * KB of text): more Latin letters than control or non-ASCII characters is quoted-printable, else
  * base64. Text of printable ASCII, tabs and line ends with a letter in it is quoted-printable by
- * that rule. The choice is the composer's `textEncoding`, which it uses for header values and names
- * too, so those must be printable ASCII (then nothing is encoded there), and attachments absent
- * (a text attachment's bytes are counted the same way). A test checks the bytes are the same.
+ * that rule. The choice is the composer's `textEncoding`, which it uses for the encoded words of
+ * header values and names too, so those must be such that the choice makes no difference
+ * ({@link plainHeader}), and attachments absent (a text attachment's bytes are counted the same
+ * way). A test checks the bytes are the same.
  */
 function textEncodingOf(input: MimeInput): 'quoted-printable' | undefined {
   if (input.attachments?.length) return undefined;
   const bodies = [input.text, input.html].filter((b): b is string => b !== undefined);
   if (bodies.length === 0 || !bodies.every((b) => PLAIN_TEXT.test(b) && LETTER.test(b))) return undefined;
   const people = [input.from, ...(input.to ?? []), ...(input.cc ?? []), ...(input.bcc ?? []), ...(input.replyTo ? [input.replyTo] : [])];
-  const values = [input.subject, input.inReplyTo ?? '', ...(input.references ?? []), ...Object.values(input.headers ?? {}), ...people.flatMap((p) => [p.name ?? '', p.address])];
-  return values.every((v) => PRINTABLE.test(v)) ? 'quoted-printable' : undefined;
+  const ids = [input.inReplyTo ?? '', ...(input.references ?? [])];
+  const plain = [input.subject, ...Object.values(input.headers ?? {})].every(plainHeader) && [...ids, ...people.flatMap((p) => [p.name ?? '', p.address])].every((v) => PRINTABLE.test(v));
+  return plain ? 'quoted-printable' : undefined;
 }
 
 /** Builds the message bytes and the SMTP envelope (every to, cc and bcc address). */
