@@ -119,6 +119,20 @@ export interface SentRecords {
   record(job: OutboxRow, parsed?: ParsedMessage): Promise<unknown>;
 }
 
+/** how long a sent outcome waits for its message to be parsed for the record written with it (see SendWorker.sent) */
+const PARSE_WAIT_MS = 1_000;
+
+/** `promise`'s value if it settles within `ms`, else undefined (it goes on). */
+async function atMost<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const AUTH_CODES = new Set(['AUTH_FAILED', 'APP_PASSWORD_REQUIRED', 'OAUTH_REQUIRED', 'OAUTH_REVOKED']);
 
 /** A recipient's reply that refuses it for now (4xx): the code opens the reply line, e.g. `452 4.2.2 Mailbox full`. */
@@ -720,7 +734,10 @@ export class SendWorker {
     // the correspondence record, with the outcome (a follow-up's message is recorded by its first job)
     const account = first ? route.account : null;
     const records = account ? this.deps.records : undefined;
-    const parsed = records && (await this.parsedOf(job, records));
+    // the server has the message: the outcome waits for a parse (on the parser threads, which
+    // the sync sessions share) only so long; a record not ready by then is written after it
+    const parsing = records && this.parsedOf(job, records);
+    const parsed = parsing && (await atMost(parsing, PARSE_WAIT_MS));
     let recorded = false;
     const record = account && records && parsed ? async (tx: Transaction<Database>) => {
       // (run again when the outcomes' transaction is: each run starts over)
@@ -741,7 +758,7 @@ export class SendWorker {
     this.deps.metrics?.sendOutcome('sent');
     this.log.info({ outboxId: job.id, accountId: job.account_id, accepted: r.accepted.length, rejected: r.rejected.length, followUp: followUp?.id }, 'message sent');
     if (records && !recorded) {
-      await records.record(job, parsed).catch((err) => this.log.warn({ err, outboxId: job.id }, 'sent message not recorded as correspondence'));
+      await records.record(job, parsed ?? (await parsing)).catch((err) => this.log.warn({ err, outboxId: job.id }, 'sent message not recorded as correspondence'));
     }
   }
 

@@ -291,6 +291,46 @@ describe('correspondence: ingest, threads, contacts and the read API', () => {
     assert.equal(view?.subject, 'Record after');
   });
 
+  test('a sent outcome waits for a slow parse only so long: written at once, its record right after, from the same parse', async () => {
+    // an HTML-only message has no record built from its draft: it is parsed, here slowly (a parser busy with sync batches)
+    type Records = { parse(raw: Buffer): Promise<unknown> };
+    const deps = (t.app.outbound.worker as unknown as { deps: { records: Records } }).deps;
+    const records = deps.records;
+    let parses = 0;
+    deps.records = { ...records, parse: async (raw) => {
+      parses++;
+      await new Promise((r) => setTimeout(r, 2500));
+      return records.parse(raw);
+    } };
+    const outbox = t.app.repos.outbox;
+    const finishMany = outbox.finishMany.bind(outbox);
+    const atCommit: number[] = [];
+    outbox.finishMany = async (outcomes) => {
+      const results = await finishMany(outcomes);
+      for (const [i, r] of results.entries()) {
+        if (outcomes[i]!.patch.status === 'sent' && r.status === 'fulfilled' && r.value) atCommit.push(await recordsOf(outcomes[i]!.id));
+      }
+      return results;
+    };
+    let id: string;
+    try {
+      const sent = await t.request('POST', '/v1/messages', { token: tenant.apiKey, body: { accountId, to: partner, subject: 'Parsed late', html: '<p>Bis <b>dann</b>.</p>' } });
+      assert.equal(sent.status, 202, sent.text);
+      id = sent.body.id;
+      await untilSent(id);
+      const end = Date.now() + 10_000;
+      while ((await recordsOf(id)) === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      deps.records = records;
+      outbox.finishMany = finishMany;
+    }
+    assert.deepEqual(atCommit, [0], 'the outcome did not wait for the parse');
+    assert.equal(await recordsOf(id), 1, 'recorded once, after the outcome');
+    assert.equal(parses, 1, 'from the parse already under way');
+    const view = (await get(`/v1/messages?contact=${encodeURIComponent(partner)}`)).body.items.find((i: any) => i.outboxId === id);
+    assert.equal(view?.subject, 'Parsed late');
+  });
+
   test('filters: contact (any case), direction, account; other tenants see nothing', async () => {
     const byContact = await get(`/v1/messages?contact=${encodeURIComponent(contact.toUpperCase())}`);
     assert.equal(byContact.status, 200, byContact.text);
