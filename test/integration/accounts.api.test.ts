@@ -247,5 +247,13 @@ describe('accounts API against real mail servers', () => {
     const bad = await t.request('POST', `/v1/accounts/${id}/test-send`, { token: tenant.apiKey, body: { to: 'not an address' } });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.field, 'to');
+
+    // switched off, the account is still there to be checked before it is switched on again; it stays off
+    assert.equal((await t.request('POST', `/v1/accounts/${id}/disable`, { token: tenant.apiKey })).status, 200);
+    const whileOff = await t.request('POST', `/v1/accounts/${id}/test-send`, { token: tenant.apiKey });
+    assert.equal(whileOff.status, 200, whileOff.text);
+    assert.ok((await readCaptured(whileOff.body.messageId)).delivered.includes(box.email));
+    const after = (await t.request('GET', `/v1/accounts/${id}`, { token: tenant.apiKey })).body;
+    assert.deepEqual([after.enabled, after.statusColor], [false, 'grey']);
   });
 });

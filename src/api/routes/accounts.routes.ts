@@ -78,7 +78,7 @@ export function accountRoutes(app: FastifyInstance, accounts: AccountsService): 
     config,
     schema: {
       tags: ['accounts'],
-      summary: 'Send a real test message now through this account (to its own address unless `to` is given); 422 with the classified error',
+      summary: 'Send a real test message now through this account (to its own address unless `to` is given; a switched-off account too, to check it before switching it on); 422 with the classified error',
       params: IdParams,
       body: TestSendBody,
       response: { 200: TestSendResult, 409: ErrorBody, ...withCheck },
