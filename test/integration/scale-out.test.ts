@@ -238,6 +238,11 @@ test('3 workers and an API node on PostgreSQL: a worker SIGKILLed midway; all ma
   const duplicates = smtp.duplicates();
   t.diagnostic(`relay accepted ${smtp.stats.messagesAccepted} for ${TOTAL}; duplicates ${duplicates}; connections open at the kill ${openAtKill}`);
   assert.ok(duplicates <= openAtKill, `duplicates (${duplicates}) ≤ connections open at the kill (${openAtKill})`);
+  // each sent message has its correspondence record, once: written with its outcome, so the kill lost none
+  const unrecorded = await q(`select count(*) as n from outbox o where o.status = 'sent' and o.account_id is not null and o.retry_of is null and not exists (select 1 from mail_messages m where m.outbox_id = o.id)`);
+  assert.equal(Number(unrecorded[0].n), 0, 'every sent message is recorded as correspondence');
+  const twice = await q(`select count(*) as n from (select outbox_id from mail_messages where outbox_id is not null group by outbox_id having count(*) > 1) d`);
+  assert.equal(Number(twice[0].n), 0, 'no sent message is recorded twice');
 
   // new mail to every mailbox reaches the correspondence: syncing resumed everywhere
   const lmtp = nodemailer.createTransport({ host: peers.host, port: peers.lmtp, lmtp: true, ignoreTLS: true } as any);
