@@ -191,6 +191,14 @@ describe('OAuth sign-in, refresh and revocation against the local issuer', () =>
     const user = await addMailbox();
     trackSecret(user.password);
     const id = await gmailAccount(user);
+    // each sync session asks for the account's credentials first
+    const accounts = t.app.accounts;
+    const loginCredentials = accounts.loginCredentials.bind(accounts);
+    let asked = 0;
+    accounts.loginCredentials = (row, ...rest) => {
+      if (row.id === id) asked++;
+      return loginCredentials(row, ...rest);
+    };
     t.app.sync.start();
     try {
       // five scans of the sync supervisor (scanMs 200); the first session used to turn it red (OAUTH_REQUIRED)
@@ -198,9 +206,15 @@ describe('OAuth sign-in, refresh and revocation against the local issuer', () =>
       const waiting = await get(id);
       assert.equal(waiting.statusColor, 'grey', JSON.stringify(waiting.lastError));
       assert.equal(waiting.lastError, null);
+      assert.equal(asked, 0, 'no session was started for it: there is nothing to sign in with yet');
       assert.equal((await signIn(id)).searchParams.get('status'), 'active');
       assert.equal((await get(id)).statusColor, 'green');
+      // once signed in, the next scan starts its session
+      const end = Date.now() + 5_000;
+      while (asked === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(asked > 0, 'a session signed in after the sign-in');
     } finally {
+      accounts.loginCredentials = loginCredentials;
       await t.app.sync.stop();
     }
   });

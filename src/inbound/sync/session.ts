@@ -153,8 +153,8 @@ export abstract class MailboxSession {
         const e = this.classified(err);
         failures++;
         if (e.code === 'OAUTH_REQUIRED' && this.account.status !== 'active') {
-          // an OAuth account saved before its sign-in: nothing failed, it stays grey until its owner
-          // signs in (the supervisor starts a session again at each scan, which then connects)
+          // an OAuth account whose sign-in was cleared while its session ran: nothing failed, it stays
+          // grey until its owner signs in (the supervisor starts no session for it until then)
           this.needsAttention = true;
           this.log.debug('sync waits: the account has not been signed in yet');
           break;

@@ -44,6 +44,15 @@ interface Running {
 }
 
 /**
+ * A Google or Microsoft account saved before its owner signed in (or whose sign-in was cleared):
+ * nothing to log in with yet, so no session is started for it (one would only find that out, at
+ * every scan); its owner's sign-in turns it green, and the next scan starts one.
+ */
+function awaitsSignIn(account: AccountRow): boolean {
+  return (account.type === 'gmail' || account.type === 'outlook') && account.status === 'unverified';
+}
+
+/**
  * Keeps one session per receiving account on this node. Every `scanMs` it beats its heartbeat,
  * renews its leases (a lease it no longer holds stops its session at once), takes free or expired
  * leases up to its fair share (eligible accounts / live nodes, at most `capacity`) and gives back
@@ -207,7 +216,7 @@ export class SyncSupervisor {
         await run.session.stop();
         this.running.delete(id);
       }
-      if (!this.deps.mayRetryAutomatically(account)) continue;
+      if (!this.deps.mayRetryAutomatically(account) || awaitsSignIn(account)) continue;
       this.startSession(account, lease, fp);
     }
     if (Math.random() < 0.05) await repo.forgetDeleted();
