@@ -1,6 +1,7 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { ApiError, problemOf, type Api } from '../api.ts';
-import type { Account, Campaign, FieldProblem, Page, QueueItem, QueueStatus } from '../types.ts';
+import type { Account, Campaign, FieldProblem, QueueItem, QueueStatus } from '../types.ts';
+import { usePages } from '../pages.ts';
 import { formatAddress, formatDate } from '../format.ts';
 import { MessageBody } from './MessageBody.tsx';
 import { Notice, ProblemNotice } from './Notice.tsx';
@@ -88,36 +89,15 @@ type Outcome = { itemId: string; kind: 'success'; text: string } | { itemId: str
 /** One campaign's queue with its status filter, paging and the claim / done / put back actions. */
 function Queue({ api, campaign, onCountsChanged }: { api: Api; campaign: Campaign; onCountsChanged: () => void }) {
   const [status, setStatus] = useState<QueueStatus | ''>('queued');
-  const [page, setPage] = useState<Page<QueueItem> | null>(null);
-  const [problem, setProblem] = useState<FieldProblem | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [reading, setReading] = useState<string | null>(null);
   const base = `/v1/campaigns/${encodeURIComponent(campaign.id)}/queue`;
-  /** counts filter changes: an answer for an earlier status that arrives late is dropped */
-  const generation = useRef(0);
+  // a status left at once: its answer, arriving late, is dropped
+  const { page, error, more, setPage } = usePages<QueueItem>(api, base, status ? { status } : {});
+  const problem = error ? problemOf(error) : null;
 
-  async function load(s: QueueStatus | '', cursor?: string) {
-    const asked = generation.current;
-    const q = new URLSearchParams({ limit: '50' });
-    if (s) q.set('status', s);
-    if (cursor) q.set('cursor', cursor);
-    setProblem(null);
-    try {
-      const next = await api.get<Page<QueueItem>>(`${base}?${q}`);
-      if (asked !== generation.current) return;
-      setPage((prev) => (cursor && prev ? { items: [...prev.items, ...next.items], nextCursor: next.nextCursor } : next));
-    } catch (err) {
-      if (asked === generation.current) setProblem(problemOf(err));
-    }
-  }
-
-  useEffect(() => {
-    generation.current++;
-    setPage(null);
-    setOutcome(null);
-    void load(status);
-  }, [api, base, status]);
+  useEffect(() => setOutcome(null), [base, status]);
 
   async function act(item: QueueItem, action: 'claim' | 'done' | 'release') {
     setBusy(item.id);
@@ -201,7 +181,7 @@ function Queue({ api, campaign, onCountsChanged }: { api: Api; campaign: Campaig
       ) : null}
       {page?.nextCursor ? (
         <div className="actions">
-          <button type="button" className="button" onClick={() => void load(status, page.nextCursor!)}>Show more</button>
+          <button type="button" className="button" onClick={more}>Show more</button>
         </div>
       ) : null}
     </section>

@@ -1,6 +1,7 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { ApiError, problemOf, type Api } from '../api.ts';
-import type { Account, Address, FieldProblem, MessageSummary, Page } from '../types.ts';
+import type { Account, Address, FieldProblem, MessageSummary } from '../types.ts';
+import { usePages } from '../pages.ts';
 import { formatDate } from '../format.ts';
 import { MessageBody } from './MessageBody.tsx';
 import { Notice, ProblemNotice } from './Notice.tsx';
@@ -38,6 +39,13 @@ function byContact(messages: MessageSummary[], only: string): Group[] {
   return [...groups.values()];
 }
 
+/** What a failed read says, and the field it is about (a contact that is no address: under its field). */
+function problemIn(err: unknown): { field: string; problem: FieldProblem } {
+  const field = err instanceof ApiError && err.field ? err.field : 'form';
+  const p = problemOf(err);
+  return { field, problem: field === 'contact' && !p.hint ? { ...p, hint: 'Type the whole address, for example name@example.com.' } : p };
+}
+
 /**
  * "Messages": the correspondence recorded through the tenant's providers, newest first, grouped
  * by contact, filtered by provider and contact address. Opening a message shows its text.
@@ -45,44 +53,16 @@ function byContact(messages: MessageSummary[], only: string): Group[] {
 export function Correspondence({ api, accounts }: { api: Api; accounts: Account[] }) {
   const [filter, setFilter] = useState<Filter>({ accountId: '', contact: '' });
   const [contactInput, setContactInput] = useState('');
-  const [page, setPage] = useState<Page<MessageSummary> | null>(null);
-  const [loading, setLoading] = useState(false);
-  const [problem, setProblem] = useState<{ field: string; problem: FieldProblem } | null>(null);
   const [open, setOpen] = useState<string | null>(null);
-  /** counts filter changes: an answer for an earlier filter that arrives late is dropped, not shown over the current one */
-  const generation = useRef(0);
-
-  async function load(f: Filter, cursor?: string) {
-    const asked = generation.current;
-    const q = new URLSearchParams({ limit: '50' });
-    if (f.accountId) q.set('accountId', f.accountId);
-    if (f.contact) q.set('contact', f.contact);
-    if (cursor) q.set('cursor', cursor);
-    setLoading(true);
-    setProblem(null);
-    try {
-      const next = await api.get<Page<MessageSummary>>(`/v1/messages?${q}`);
-      if (asked !== generation.current) return;
-      setPage((prev) => (cursor && prev ? { items: [...prev.items, ...next.items], nextCursor: next.nextCursor } : next));
-    } catch (err) {
-      if (asked !== generation.current) return;
-      const field = err instanceof ApiError && err.field ? err.field : 'form';
-      const p = problemOf(err);
-      setProblem({ field, problem: field === 'contact' && !p.hint ? { ...p, hint: 'Type the whole address, for example name@example.com.' } : p });
-    } finally {
-      if (asked === generation.current) setLoading(false);
-    }
-  }
-
-  useEffect(() => {
-    // a new filter starts from the newest messages again; answers still due for the last one are dropped
-    generation.current++;
-    void load(filter);
-  }, [api, filter]);
+  // a new filter starts from the newest messages again; answers still due for the last one are dropped
+  const { page, loading, error, more } = usePages<MessageSummary>(api, '/v1/messages', {
+    ...(filter.accountId ? { accountId: filter.accountId } : {}),
+    ...(filter.contact ? { contact: filter.contact } : {}),
+  }, filter);
+  const problem = error ? problemIn(error) : null;
 
   function apply(next: Filter) {
     setOpen(null);
-    setPage(null);
     setFilter(next);
   }
 
@@ -175,7 +155,7 @@ export function Correspondence({ api, accounts }: { api: Api; accounts: Account[
       ))}
       {page?.nextCursor ? (
         <div className="actions">
-          <button type="button" className="button" disabled={loading} onClick={() => void load(filter, page.nextCursor!)}>
+          <button type="button" className="button" disabled={loading} onClick={more}>
             {loading ? 'Loading…' : 'Show older messages'}
           </button>
         </div>
