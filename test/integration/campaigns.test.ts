@@ -6,6 +6,7 @@ import { trackSecret } from '../helpers/secrets.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 import { verifySignature } from '../../src/events/signature.js';
 import { connectSessionMayCall } from '../../src/api/auth.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** An incoming message as a mailbox holds it (CRLF lines). */
 function message(o: { from: string; to: string; subject: string; id?: string; body?: string }): Buffer {
@@ -23,16 +24,6 @@ function message(o: { from: string; to: string; subject: string; id?: string; bo
       '',
     ].join('\r\n'),
   );
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 // Campaign queues through the HTTP API: an inbound message recorded for a receiving account is
@@ -153,7 +144,7 @@ describe('campaigns: inbound queues, claim and done, the webhook', () => {
     assert.equal(msg.status, 200, msg.text);
     assert.match(msg.body.text, /would like to know more/);
 
-    const got = await until('the webhook delivery', () => rx.received.find((r) => JSON.parse(r.body).data.itemId === queued.itemId));
+    const got = await waitFor('the webhook delivery', () => rx.received.find((r) => JSON.parse(r.body).data.itemId === queued.itemId));
     const signature = got.headers['mailport-signature'] as string;
     trackSecret(signature.split('v1=')[1]!);
     assert.equal(verifySignature(signature, got.body, hook.secret, 60), true, 'signed with the subscription\'s secret');

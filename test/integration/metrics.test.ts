@@ -7,21 +7,12 @@ import { loadPeers, addMailbox, type Peers, type PeerUser } from '../helpers/pee
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 import { trackSecret } from '../helpers/secrets.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The value of one series (`name{labels}` exactly as exposed), 0 when absent. */
 function value(text: string, series: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('metrics against real mail servers', () => {
@@ -41,7 +32,7 @@ describe('metrics against real mail servers', () => {
   };
   const send = (body: Record<string, unknown>) => t.request('POST', '/v1/messages', { token: tenant.apiKey, body });
   const status = async (id: string, wanted: string[]) =>
-    eventually(`${id} to be ${wanted.join('|')}`, async () => {
+    waitFor(`${id} to be ${wanted.join('|')}`, async () => {
       const j = (await t.request('GET', `/v1/outbox/${id}`, { token: tenant.apiKey })).body;
       return wanted.includes(j.status) ? j : undefined;
     });
@@ -106,8 +97,8 @@ describe('metrics against real mail servers', () => {
     // one for later: queued, not due
     const later = await send({ accountId, to: rcpt.email, subject: 'Later', text: 'five', sendAt: new Date(Date.now() + 3_600_000).toISOString() });
     assert.equal(later.status, 202, later.text);
-    await eventually('the webhook delivery', async () => rx.received.length >= 1);
-    await eventually('the delivery to be recorded', async () => value(await scrape(), 'mailport_webhook_deliveries_total{outcome="delivered"}') >= 1);
+    await waitFor('the webhook delivery', async () => rx.received.length >= 1);
+    await waitFor('the delivery to be recorded', async () => value(await scrape(), 'mailport_webhook_deliveries_total{outcome="delivered"}') >= 1);
 
     const after = await scrape();
     const moved = (series: string) => value(after, series) - value(before, series);

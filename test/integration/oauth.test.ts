@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { loadPeers, addMailbox, readCaptured, revokeToken, type Peers, type PeerUser } from '../helpers/peers.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { trackSecret } from '../helpers/secrets.js';
+import { waitFor } from '../helpers/wait.js';
 
 // OAuth sign-in end to end against the local issuer (oauth2-mock-server's /authorize with PKCE), the
 // SMTP peer (AUTH XOAUTH2 checked at the issuer's /userinfo) and Dovecot's oauth2 passdb: the browser's
@@ -379,13 +380,7 @@ describe('OAuth sign-in, refresh and revocation against the local issuer', () =>
       await c.logout();
     };
     const subjects = async () => ((await t.request('GET', `/v1/messages?accountId=${id}`, { token: tenant.apiKey })).body.items as any[]).map((m) => m.subject);
-    const until = async (what: string, ok: () => Promise<boolean>) => {
-      const end = Date.now() + 10_000;
-      while (!(await ok())) {
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
+    const until = (what: string, ok: () => Promise<boolean>) => waitFor(what, ok, 10_000, 100);
     await deliver('Over OAuth 1');
     t.app.sync.start();
     try {

@@ -18,6 +18,7 @@ import { freshPostgres } from '../helpers/databases.js';
 import { startFaultSmtp } from '../helpers/fault-smtp.js';
 import { addMailbox, loadPeers, type PeerUser } from '../helpers/peers.js';
 import { api, serve, type Serve } from '../helpers/serve.js';
+import { waitFor } from '../helpers/wait.js';
 
 // smaller runs for development: SCALE_ACCOUNTS=30 bash scripts/test.sh test/integration/scale-out.test.ts
 const ACCOUNTS = Number(process.env.SCALE_ACCOUNTS ?? 300);
@@ -26,16 +27,6 @@ const T_START = Date.now();
 const phase = (what: string) => process.stderr.write(`[scale-out +${((Date.now() - T_START) / 1000).toFixed(1)}s] ${what}\n`);
 const TOTAL = ACCOUNTS * SENDS_PER_ACCOUNT;
 const LEASE_S = 10;
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
   let i = 0;

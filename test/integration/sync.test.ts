@@ -11,6 +11,7 @@ import { addMailbox, loadPeers, withPeerImap, type PeerUser, type Peers } from '
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
+import { waitFor } from '../helpers/wait.js';
 
 const peers: Peers = loadPeers();
 const DAY = 86_400_000;
@@ -29,16 +30,6 @@ async function append(user: PeerUser, folder: string, raws: Buffer[], opts: { fl
   await withPeerImap(user, async (c) => {
     for (const raw of raws) await c.append(folder, raw, opts.flags ?? [], opts.date);
   });
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('mailbox sync on Dovecot', () => {

@@ -10,6 +10,7 @@ import { trackSecret } from '../helpers/secrets.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 import { verifySignature } from '../../src/events/signature.js';
 import { WebhooksService } from '../../src/events/webhooks.service.js';
+import { waitFor } from '../helpers/wait.js';
 
 // fast settings so retries happen in milliseconds; production uses 10 s, 30 s, 1 min ... for a day
 const FAST = { pollMs: 20, backoffMs: [60, 60, 60], jitter: 0, timeoutMs: 400, stopTimeoutMs: 2_000 };
@@ -25,16 +26,6 @@ function certificateFor(name: string): { key: string; cert: string } {
     return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 5_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 15));
   }
 }
 
@@ -136,7 +127,7 @@ describe('webhooks end to end', () => {
     assert.equal(acc.status, 201, acc.text);
     await t.app.accounts.recordFailure(tenant.id, acc.body.id, { code: 'AUTH_FAILED', message: 'The mail server did not accept the password.', hint: null });
 
-    const got = await until('the delivery', async () => rx.received[0]);
+    const got = await waitFor('the delivery', async () => rx.received[0]);
     assert.equal(got.path, '/hooks/mailport');
     assert.equal(got.headers['content-type'], 'application/json');
     assert.equal(got.headers['user-agent'], 'Mailport-Webhooks/1');
@@ -156,7 +147,7 @@ describe('webhooks end to end', () => {
     assert.equal(got.headers['mailport-event-type'], 'account.error');
     assert.ok(!got.body.includes('sales-password-1'));
 
-    const [d] = await until('delivered status', async () => {
+    const [d] = await waitFor('delivered status', async () => {
       const items = await deliveries(hook.id);
       return items[0]?.status === 'delivered' ? items : undefined;
     });
@@ -220,7 +211,7 @@ describe('webhooks end to end', () => {
     const rx = await receiver(undefined, { tls, hostname: 'receiver.test' });
     const hook = await subscribe(rx.url, ['account.active']);
     await t.app.webhooks.emit(tenant.id, 'account.active', { accountId: 'acc_tls' });
-    const d = await until('delivered over TLS', async () => {
+    const d = await waitFor('delivered over TLS', async () => {
       const [item] = await deliveries(hook.id);
       return item?.status === 'delivered' ? item : undefined;
     });
@@ -231,14 +222,14 @@ describe('webhooks end to end', () => {
     // the same server by address: its certificate does not name 127.0.0.1, so nothing is sent
     const byAddress = await subscribe(`https://127.0.0.1:${rx.port}/hooks/mailport`, ['account.active']);
     await t.app.webhooks.emit(tenant.id, 'account.active', { accountId: 'acc_tls2' });
-    const bad = await until('a certificate failure', async () => {
+    const bad = await waitFor('a certificate failure', async () => {
       const [item] = await deliveries(byAddress.id);
       return item && item.history.length >= 1 ? item : undefined;
     });
     assert.equal(bad.history[0].error.code, 'CERT_INVALID');
     assert.match(bad.history[0].error.message, /ERR_TLS_CERT_ALTNAME_INVALID/);
     assert.equal(bad.history[0].statusCode, null);
-    await until('the first hook got the second event too', async () => rx.received.length === 2);
+    await waitFor('the first hook got the second event too', async () => rx.received.length === 2);
     assert.equal((await t.request('DELETE', `/v1/webhooks/${byAddress.id}`, { token: tenant.apiKey })).status, 204);
     assert.equal((await t.request('DELETE', `/v1/webhooks/${hook.id}`, { token: tenant.apiKey })).status, 204);
   });
@@ -248,7 +239,7 @@ describe('webhooks end to end', () => {
     const hook = await subscribe(rx.url, ['message.sent']);
     await t.app.webhooks.emit(tenant.id, 'message.sent', { messageId: 'msg_1' });
 
-    const d = await until('delivered after retries', async () => {
+    const d = await waitFor('delivered after retries', async () => {
       const [item] = await deliveries(hook.id);
       return item?.status === 'delivered' ? item : undefined;
     });
@@ -271,7 +262,7 @@ describe('webhooks end to end', () => {
     const rx = await receiver(() => 'hang');
     const hook = await subscribe(rx.url, ['message.failed']);
     await t.app.webhooks.emit(tenant.id, 'message.failed', { messageId: 'msg_2' });
-    const d = await until('two timed-out attempts', async () => {
+    const d = await waitFor('two timed-out attempts', async () => {
       const [item] = await deliveries(hook.id);
       return item && item.history.length >= 2 ? item : undefined;
     });
@@ -293,7 +284,7 @@ describe('webhooks end to end', () => {
       repos: t.app.repos, box: t.app.box, guard: t.app.guard, logger: t.app.logger, now: () => old,
     });
     await service.emit(tenant.id, 'campaign.item.queued', { itemId: 'cqi_1' });
-    const d = await until('failed', async () => {
+    const d = await waitFor('failed', async () => {
       const [item] = await deliveries(hook.id);
       return item?.status === 'failed' ? item : undefined;
     });
@@ -321,7 +312,7 @@ describe('webhooks end to end', () => {
     const rx = await receiver();
     const hook = await subscribe(rx.url, ['message.deferred']);
     for (let i = 0; i < 3; i++) await t.app.webhooks.emit(tenant.id, 'message.deferred', { messageId: `msg_d${i}` });
-    await until('three delivered', async () => (await deliveries(hook.id, '?status=delivered')).length === 3);
+    await waitFor('three delivered', async () => (await deliveries(hook.id, '?status=delivered')).length === 3);
     assert.equal((await deliveries(hook.id, '?status=pending')).length, 0);
     const page = await t.request('GET', `/v1/webhooks/${hook.id}/deliveries?limit=2`, { token: tenant.apiKey });
     assert.equal(page.body.items.length, 2);
@@ -347,7 +338,7 @@ describe('webhooks end to end', () => {
     const anHourAgo = new Date(Date.now() - 3_600_000).toISOString();
     await t.app.store.db.updateTable('webhook_deliveries').set({ status: 'delivering', attempts: 1, updated_at: anHourAgo }).where('id', '=', row.id).execute();
     t.app.dispatcher.start();
-    const d = await until('redelivered', async () => {
+    const d = await waitFor('redelivered', async () => {
       const [item] = await deliveries(hook.id);
       return item?.status === 'delivered' ? item : undefined;
     });
@@ -361,7 +352,7 @@ describe('webhooks end to end', () => {
     const rx = await receiver(() => ({ status: 200, delayMs: 250 }));
     const hook = await subscribe(rx.url, ['message.received']);
     await t.app.webhooks.emit(tenant.id, 'message.received', { messageId: 'msg_r' });
-    await until('the request in flight', async () => rx.received.length === 1);
+    await waitFor('the request in flight', async () => rx.received.length === 1);
     await t.app.dispatcher.stop();
     const [d] = await deliveries(hook.id);
     assert.equal(d.status, 'delivered', 'recorded before stop() returned');
@@ -408,7 +399,7 @@ describe('webhooks and the address guard', () => {
       trackSecret(res.body.secret);
       t.app.dispatcher.start();
       await t.app.webhooks.emit(tenant.id, 'message.sent', { messageId: 'msg_3' });
-      const d = await until('failed delivery', async () => {
+      const d = await waitFor('failed delivery', async () => {
         const list = await t.request('GET', `/v1/webhooks/${res.body.id}/deliveries`, { token: tenant.apiKey });
         const [item] = list.body.items;
         return item?.status === 'failed' ? item : undefined;
