@@ -160,7 +160,7 @@ export class CorrespondenceRepository {
    */
   async transaction<T>(fn: (repo: CorrespondenceRepository) => Promise<T>): Promise<T> {
     try {
-      return await this.db.transaction().execute((tx) => fn(new CorrespondenceRepository(tx, this.shapes)));
+      return await this.db.transaction().execute((tx) => fn(this.on(tx)));
     } catch (err) {
       if (err === SOURCE_TAKEN || isUniqueViolation(err)) throw new RecordConflict(err);
       throw err;
